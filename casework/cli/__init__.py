@@ -1,0 +1,30 @@
+"""The ``casework`` command: Flask's CLI group with the app's own commands."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+
+def _create_app() -> Flask:
+    from casework import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def cli() -> None:
+    """casework: learner attendance concerns run as cases."""
+
+
+def register_commands(app: Flask) -> None:
+    from casework.cli import database, demo, registers, users
+
+    for module in (database, demo, registers, users):
+        for command in module.COMMANDS:
+            app.cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="casework")

@@ -1,0 +1,3 @@
+"""demo commands."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""registers commands."""
+
+COMMANDS: list = []

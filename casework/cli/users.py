@@ -1,0 +1,3 @@
+"""users commands."""
+
+COMMANDS: list = []

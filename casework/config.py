@@ -1,0 +1,42 @@
+"""Configuration: defaults, then CASEWORK_* environment variables, then the caller's mapping."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given in the common driverless form."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def configure(app: Flask, config: Mapping[str, Any] | None) -> None:
+    app.config.update(
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # Demo-friendly default; production must set CASEWORK_SECRET_KEY (see README).
+        SECRET_KEY=None,
+        DATABASE_URL=None,
+    )
+    # CASEWORK_SECRET_KEY -> SECRET_KEY, CASEWORK_DATABASE_URL -> DATABASE_URL, ...
+    app.config.from_prefixed_env("CASEWORK")
+    if config:
+        app.config.update(config)
+
+    url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
+    if not url:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{Path(app.instance_path) / 'casework.sqlite'}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(url)
+
+    if not app.config.get("SECRET_KEY"):
+        # Sessions then last only as long as this process: fine for the demo, logged for anyone else.
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+        app.logger.info("CASEWORK_SECRET_KEY is not set; using a random key for this process")

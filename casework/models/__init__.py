@@ -1,0 +1,50 @@
+"""The data model. Importing this package registers every table on ``db.metadata``."""
+
+from casework.models.codes import CodeSet, MarkCategory, MarkCode
+from casework.models.enrolments import (
+    Enrolment,
+    EnrolmentStatus,
+    academic_year_label,
+    academic_year_of,
+)
+from casework.models.learners import Contact, ContactKind, Learner, LearnerAccount
+from casework.models.policies import Policy
+from casework.models.programmes import Programme, ProgrammeRole, ProgrammeStaff
+from casework.models.registers import (
+    AbsenceReason,
+    DeliveryMode,
+    Mark,
+    MarkChange,
+    RegisterImport,
+    Session,
+    SessionKind,
+)
+from casework.models.staff import Role, User, UserRole
+
+__all__ = [
+    "AbsenceReason",
+    "CodeSet",
+    "Contact",
+    "ContactKind",
+    "DeliveryMode",
+    "Enrolment",
+    "EnrolmentStatus",
+    "Learner",
+    "LearnerAccount",
+    "Mark",
+    "MarkCategory",
+    "MarkChange",
+    "MarkCode",
+    "Policy",
+    "Programme",
+    "ProgrammeRole",
+    "ProgrammeStaff",
+    "RegisterImport",
+    "Role",
+    "Session",
+    "SessionKind",
+    "User",
+    "UserRole",
+    "academic_year_label",
+    "academic_year_of",
+]

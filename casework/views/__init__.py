@@ -1,0 +1,11 @@
+"""Blueprints for the web pages."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from casework.views.overview import bp as overview_bp
+
+    app.register_blueprint(overview_bp)
