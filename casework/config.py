@@ -37,6 +37,6 @@ def configure(app: Flask, config: Mapping[str, Any] | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(url)
 
     if not app.config.get("SECRET_KEY"):
-        # Sessions then last only as long as this process: fine for the demo, logged for anyone else.
+        # Sessions then last only as long as this process: fine for the demo, logged.
         app.config["SECRET_KEY"] = secrets.token_hex(32)
         app.logger.info("CASEWORK_SECRET_KEY is not set; using a random key for this process")

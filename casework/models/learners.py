@@ -95,4 +95,3 @@ class LearnerAccount(PasswordMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     learner: Mapped[Learner] = relationship(back_populates="account")
-

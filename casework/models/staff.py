@@ -51,7 +51,6 @@ class User(PasswordMixin, db.Model):
     def has_role(self, role: Role) -> bool:
         return role in self.roles
 
-
     def __repr__(self) -> str:
         return f"<User {self.email}>"
 
