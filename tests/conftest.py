@@ -1,0 +1,80 @@
+"""Fixtures: the app against each database, a clean database per test, and a model factory.
+
+SQLite always runs. PostgreSQL runs when CASEWORK_TEST_POSTGRESQL_URL names a database that the
+tests may wipe (CI sets it); without it those tests skip.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from casework import create_app
+from casework.database import reset_database
+from casework.extensions import db
+from tests.factories import Factory
+
+POSTGRESQL_ENV = "CASEWORK_TEST_POSTGRESQL_URL"
+# Reference data loaded by init-db; every other table is emptied after each test.
+KEEP_TABLES = {"mark_code", "policy", "alembic_version"}
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'casework.sqlite'}"
+    url = os.environ.get(POSTGRESQL_ENV)
+    if not url:
+        pytest.skip(f"{POSTGRESQL_ENV} is not set")
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+        }
+    )
+    app.instance_path = str(tmp_path_factory.mktemp("instance"))
+    with app.app_context():
+        reset_database()
+    yield app
+    with app.app_context():
+        db.engine.dispose()  # close pooled connections before the interpreter does
+
+
+@pytest.fixture
+def app_context(app: Flask) -> Iterator[Flask]:
+    with app.app_context():
+        yield app
+        db.session.rollback()
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]
+        with db.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for name in tables:
+                    connection.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def make(app_context) -> Factory:
+    return Factory()
+
+
+@pytest.fixture
+def client(app: Flask, app_context):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask, app_context):
+    return app.test_cli_runner()

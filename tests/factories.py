@@ -1,0 +1,129 @@
+"""Build model rows for tests with sensible defaults; every call flushes so ids exist."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from casework.extensions import db
+from casework.models import (
+    CodeSet,
+    Contact,
+    ContactKind,
+    DeliveryMode,
+    Enrolment,
+    Learner,
+    Mark,
+    MarkCode,
+    Policy,
+    Programme,
+    Role,
+    Session,
+    SessionKind,
+    User,
+    UserRole,
+    academic_year_of,
+)
+
+_serial = itertools.count(1)
+
+
+class Factory:
+    def _add(self, row):
+        db.session.add(row)
+        db.session.flush()
+        return row
+
+    def policy(self, key: str = "003-green-labyrinth") -> Policy:
+        return db.session.scalars(select(Policy).where(Policy.key == key)).one()
+
+    def programme(self, policy_key: str = "003-green-labyrinth", **kw: Any) -> Programme:
+        n = next(_serial)
+        kw.setdefault("code", f"PRG{n:04d}")
+        kw.setdefault("title", f"Programme {n}")
+        return self._add(Programme(policy=self.policy(policy_key), **kw))
+
+    def learner(self, **kw: Any) -> Learner:
+        n = next(_serial)
+        kw.setdefault("learner_ref", f"L{n:06d}")
+        kw.setdefault("given_name", "Sam")
+        kw.setdefault("family_name", f"Learner{n}")
+        kw.setdefault("date_of_birth", date(2008, 3, 14))
+        return self._add(Learner(**kw))
+
+    def contact(self, learner: Learner, kind: ContactKind = ContactKind.PARENT_CARER, **kw):
+        kw.setdefault("name", "Alex Parent")
+        return self._add(Contact(learner=learner, kind=kind, **kw))
+
+    def enrolment(
+        self,
+        learner: Learner | None = None,
+        programme: Programme | None = None,
+        start_date: date = date(2026, 9, 1),
+        **kw: Any,
+    ) -> Enrolment:
+        kw.setdefault("academic_year", academic_year_of(start_date))
+        return self._add(
+            Enrolment(
+                learner=learner or self.learner(),
+                programme=programme or self.programme(),
+                start_date=start_date,
+                **kw,
+            )
+        )
+
+    def session(
+        self,
+        programme: Programme,
+        starts_at: datetime = datetime(2026, 9, 7, 9, 0),
+        *,
+        minutes: int = 120,
+        register_open_minutes: int = 30,
+        **kw: Any,
+    ) -> Session:
+        kw.setdefault("session_ref", f"S{next(_serial):07d}")
+        kw.setdefault("kind", SessionKind.WORKSHOP)
+        kw.setdefault("delivery_mode", DeliveryMode.FACE_TO_FACE)
+        return self._add(
+            Session(
+                programme=programme,
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(minutes=minutes),
+                register_closes_at=starts_at + timedelta(minutes=register_open_minutes),
+                **kw,
+            )
+        )
+
+    def code(self, code: str, code_set: CodeSet = CodeSet.FURTHER_EDUCATION) -> MarkCode:
+        return db.session.scalars(
+            select(MarkCode).where(MarkCode.code_set == code_set, MarkCode.code == code)
+        ).one()
+
+    def mark(self, enrolment: Enrolment, session: Session, code: str, **kw: Any) -> Mark:
+        code_set = enrolment.programme.policy.code_set
+        kw.setdefault("recorded_by", "tests")
+        return self._add(
+            Mark(enrolment=enrolment, session=session, code=self.code(code, code_set), **kw)
+        )
+
+    def register(
+        self, enrolment: Enrolment, codes: str | list[str], start: datetime = datetime(2026, 9, 7, 9)
+    ) -> list[Mark]:
+        """One session a day from ``start`` for each code, marked with that code."""
+        sequence = list(codes) if isinstance(codes, str) else codes
+        return [
+            self.mark(enrolment, self.session(enrolment.programme, start + timedelta(days=i)), c)
+            for i, c in enumerate(sequence)
+        ]
+
+    def user(self, *roles: Role, password: str = "correct horse", **kw: Any) -> User:
+        n = next(_serial)
+        kw.setdefault("name", f"Staff Member {n}")
+        kw.setdefault("email", f"staff{n}@example.org")
+        user = User(**kw)
+        user.set_password(password)
+        user.role_rows = [UserRole(role=r) for r in roles]
+        return self._add(user)
