@@ -110,7 +110,10 @@ class Factory:
         )
 
     def register(
-        self, enrolment: Enrolment, codes: str | list[str], start: datetime = datetime(2026, 9, 7, 9)
+        self,
+        enrolment: Enrolment,
+        codes: str | list[str],
+        start: datetime = datetime(2026, 9, 7, 9),
     ) -> list[Mark]:
         """One session a day from ``start`` for each code, marked with that code."""
         sequence = list(codes) if isinstance(codes, str) else codes

@@ -203,7 +203,7 @@ def _load_lookups(records: list[tuple[int, list[str]]]) -> _Lookups:
         found.learners.update(
             db.session.execute(
                 select(Learner.learner_ref, Learner.id).where(Learner.learner_ref.in_(batch))
-            ).tuples()
+            ).all()
         )
     for batch in _chunks(session_refs):
         for ref, sid, programme_id, starts_at in db.session.execute(
@@ -451,8 +451,10 @@ def _upsert_postgresql(connection, rows: list[tuple[Any, ...]], import_id: int) 
             copy.write_row((*row, import_id))
     stage = table("mark_stage", *(column(c) for c in _MARK_COLUMNS))
     source = select(*(stage.c[c] for c in _MARK_COLUMNS))
-    result = connection.execute(_upsert_statement(pg_insert, source))
-    return result.rowcount
+    upsert = _upsert_statement(pg_insert, source).compile(dialect=connection.dialect)
+    with raw.cursor() as cursor:  # the driver's own cursor reports the affected row count
+        cursor.execute(str(upsert), upsert.params or None)
+        return cursor.rowcount
 
 
 __all__ = ["COLUMNS", "ImportRejected", "ImportResult", "RowError", "import_register"]
