@@ -1,3 +1,44 @@
-"""registers commands."""
+"""Register commands."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from casework.registers.importing import ImportRejected, import_register
+
+MAX_ERRORS_SHOWN = 50
+
+
+@click.command("import-register")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--by",
+    "imported_by",
+    default="register import",
+    show_default=True,
+    help="Who is importing (recorded on marks that name nobody else).",
+)
+@with_appcontext
+def import_register_command(file: Path, imported_by: str) -> None:
+    """Import a register CSV file (format in the README). Any bad row and nothing is imported."""
+    try:
+        result = import_register(file.read_bytes(), filename=file.name, imported_by=imported_by)
+    except ImportRejected as rejected:
+        for error in rejected.errors[:MAX_ERRORS_SHOWN]:
+            click.echo(f"{file.name}: {error}", err=True)
+        hidden = len(rejected.errors) - MAX_ERRORS_SHOWN
+        if hidden > 0:
+            click.echo(f"... and {hidden} more problem(s)", err=True)
+        raise click.ClickException(
+            f"{file.name} was not imported: {len(rejected.errors)} problem(s); nothing changed."
+        ) from rejected
+    click.echo(
+        f"Imported {file.name}: {result.rows} rows, {result.created} new marks, "
+        f"{result.updated} changed, {result.unchanged} unchanged."
+    )
+
+
+COMMANDS = [import_register_command]

@@ -1,0 +1,139 @@
+"""Policy files: the five shipped policies load with their documents' values; bad files say why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from casework.policies import POLICY_DIR, PolicyFileError, load_policies, load_policy_file
+
+SHIPPED = {p.document["key"]: p.document for p in load_policies()}
+
+
+def test_five_policies_ship():
+    assert sorted(SHIPPED) == [
+        "000-sek",
+        "001-sts",
+        "002-ap-schools",
+        "003-green-labyrinth",
+        "004-nxt-gen",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "path", "value"),
+    [
+        ("003-green-labyrinth", ("attendance", "threshold_percent"), 90.0),
+        ("003-green-labyrinth", ("absence", "medical_certificate_after_days"), 7),
+        ("003-green-labyrinth", ("contacts", "parent_carer_extended_under_age"), 25),
+        ("003-green-labyrinth", ("contacts", "first_absence_notice"), "sms"),
+        ("003-green-labyrinth", ("absence", "absence_periods_per_half_term"), 1),
+        ("001-sts", ("attendance", "target_percent"), 100.0),
+        ("001-sts", ("attendance", "punctuality_target_percent"), 100.0),
+        ("001-sts", ("deadlines", "rebook_one_to_one_working_days"), 5),
+        ("001-sts", ("contacts", "employer_told_of_unauthorised_absence"), "same_day"),
+        ("001-sts", ("registers", "closes_after_minutes"), 30),
+        ("002-ap-schools", ("code_set",), "statutory"),
+        ("002-ap-schools", ("contacts", "school_told_within_minutes"), 30),
+        ("002-ap-schools", ("attendance", "threshold_rule"), "at_or_below"),
+        ("004-nxt-gen", ("contacts", "main_school_told_by"), "09:15"),
+        ("004-nxt-gen", ("contacts", "parents_report_absence_by"), "09:00"),
+        ("004-nxt-gen", ("contacts", "first_day_calling"), True),
+        ("004-nxt-gen", ("contacts", "main_school_letters"), True),
+        ("000-sek", ("code_set",), "further_education"),
+        ("000-sek", ("contacts", "employer_letters"), True),
+    ],
+)
+def test_policy_states_its_documents_values(key, path, value):
+    node = SHIPPED[key]
+    for part in path:
+        node = node[part]
+    assert node == value
+
+
+def write(tmp_path: Path, text: str, name: str = "bad.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+GOOD = (POLICY_DIR / "003-green-labyrinth.toml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("threshold_percent = 90", "threshold_percent = 190"),
+            "attendance.threshold_percent: Must be greater",
+        ),
+        (
+            ("threshold_percent = 90", 'threshold_percent = "ninety"'),
+            "attendance.threshold_percent: Not a valid number.",
+        ),
+        (
+            ("minimum_sessions = 10\n", ""),
+            "attendance.minimum_sessions: Missing data for required field.",
+        ),
+        (('code_set = "further_education"', 'code_set = "welsh"'), "code_set: Must be one of"),
+        (
+            ('"bereavement",', '"bereavement", "hangover",'),
+            "attendance.authorised_reasons.3: Must be one of",
+        ),
+        (
+            ("[contacts]", "[contacts]\nparent_carer_under_agee = 18"),
+            "contacts.parent_carer_under_agee: Unknown field.",
+        ),
+        (
+            ('first_absence_notice = "sms"', 'first_absence_notice = "pigeon"'),
+            "contacts.first_absence_notice: Must be one of",
+        ),
+        (('key = "003-green-labyrinth"', 'key = "Green Labyrinth"'), "key: String does not match"),
+        (
+            ("[registers]", "[registers]\ncloses_after_minutes = -1"),
+            "registers.closes_after_minutes: Must be greater",
+        ),
+    ],
+)
+def test_bad_field_is_named(tmp_path, change, message):
+    old, new = change
+    assert old in GOOD
+    with pytest.raises(PolicyFileError) as caught:
+        load_policy_file(write(tmp_path, GOOD.replace(old, new, 1)))
+    assert str(caught.value).startswith("bad.toml: ")
+    assert message in str(caught.value)
+
+
+def test_threshold_above_target(tmp_path):
+    with pytest.raises(PolicyFileError, match=r"threshold_percent: Must not be above target"):
+        load_policy_file(
+            write(tmp_path, GOOD.replace("target_percent = 100", "target_percent = 80"))
+        )
+
+
+def test_rolling_window_needs_weeks(tmp_path):
+    text = GOOD.replace('window = "academic_year"', 'window = "rolling_weeks"')
+    with pytest.raises(PolicyFileError, match=r"attendance.window_weeks: Required"):
+        load_policy_file(write(tmp_path, text))
+
+
+def test_unreadable_toml(tmp_path):
+    with pytest.raises(PolicyFileError, match=r"bad.toml: cannot read the file"):
+        load_policy_file(write(tmp_path, "key = = 1"))
+
+
+def test_duplicate_keys(tmp_path):
+    write(tmp_path, GOOD, "a.toml")
+    write(tmp_path, GOOD, "b.toml")
+    with pytest.raises(
+        PolicyFileError, match=r"b.toml: key: '003-green-labyrinth' is already used"
+    ):
+        load_policies(tmp_path)
+
+
+def test_a_sixth_provider_needs_only_a_file(tmp_path):
+    write(tmp_path, GOOD.replace("003-green-labyrinth", "005-new-college"), "005.toml")
+    (loaded,) = load_policies(tmp_path)
+    assert loaded.document["key"] == "005-new-college"
+    assert len(loaded.sha256) == 64
