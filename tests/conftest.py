@@ -29,6 +29,8 @@ def database_url(request, tmp_path_factory) -> str:
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'casework.sqlite'}"
     url = os.environ.get(POSTGRESQL_ENV)
     if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the PostgreSQL tests: set {POSTGRESQL_ENV}")
         pytest.skip(f"{POSTGRESQL_ENV} is not set")
     return url
 
