@@ -1,3 +1,74 @@
-"""demo commands."""
+"""The demo command: a fresh database full of demo data, then the app served locally."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import os
+from datetime import date
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from casework.database import reset_database
+from casework.demo import build_demo
+from casework.extensions import db
+from casework.models import academic_year_label
+from casework.registers.overview import programme_overview
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to serve on.")
+@click.option("--no-serve", is_flag=True, help="Build the demo data and exit without serving.")
+@with_appcontext
+def demo_command(host: str, port: int, no_serve: bool) -> None:
+    """Replace the database with demo data, print the sign-in details, then serve the app.
+
+    Everything already in the database is dropped first.
+    """
+    url = db.engine.url.render_as_string(hide_password=True)
+    click.echo(f"Resetting the database at {url} ...")
+    reset_database()
+    today = date.today()
+    summary = build_demo(today)
+    programmes = programme_overview(today)
+
+    click.echo(
+        f"\nDemo data built for {academic_year_label(summary.academic_year)}, registers "
+        f"{summary.first_session_day:%d/%m/%Y} to {summary.last_session_day:%d/%m/%Y}:"
+    )
+    click.echo(
+        f"  {summary.programmes} programmes, {summary.learners} learners, "
+        f"{summary.sessions} sessions, {summary.marks} marks (one register import)"
+    )
+    click.echo(
+        f"  contacts: {summary.parent_carers} parents or carers, {summary.employers} employers, "
+        f"{summary.main_schools} main schools"
+    )
+    for programme in programmes:
+        click.echo(
+            f"  {programme.code:<8} {programme.title} ({programme.provider}): "
+            f"{programme.below_threshold} of {len(programme.learners)} learners "
+            f"{programme.threshold_text}"
+        )
+
+    click.echo(f"\nSign-in details (every account's password is {summary.sign_ins[0].password}):")
+    width = max(len(s.email) for s in summary.sign_ins)
+    click.echo(f"  {'email':<{width}}  {'password':<14}  role")
+    for sign_in in summary.sign_ins:
+        click.echo(
+            f"  {sign_in.email:<{width}}  {sign_in.password:<14}  {sign_in.label} ({sign_in.name})"
+        )
+
+    if no_serve:
+        return
+    db.session.remove()
+    app = current_app._get_current_object()
+    # The casework command is Flask's CLI group, which makes app.run() a no-op (it guards against
+    # servers started by accident at import time). Serving is this command's purpose.
+    os.environ.pop("FLASK_RUN_FROM_CLI", None)
+    click.echo(f"\nServing on http://{host}:{port}/ (press CTRL+C to stop)")
+    app.run(host=host, port=port)
+
+
+COMMANDS = [demo_command]
