@@ -842,37 +842,35 @@ def _parent(people: _People, learner: Learner) -> Contact:
     )
 
 
-def _employer(people: _People, index: int) -> Contact:
-    company = _EMPLOYERS[index % len(_EMPLOYERS)]
+def _organisation_contact(
+    people: _People, kind: ContactKind, organisation: str, role: str, domain: str
+) -> Contact:
+    """A named person at an employer or school, reached at the organisation's address."""
     given, family = people.rng.choice(_ADULT_NAMES), people.rng.choice(_FAMILY_NAMES)
-    where = people.address(first_line=company)
+    where = people.address(first_line=organisation)
     return Contact(
-        kind=ContactKind.EMPLOYER,
+        kind=kind,
         name=f"{given} {family}",
-        relationship_to_learner=f"Line manager, {company}",
-        email=people.email(given, family, "example.co.uk"),
+        relationship_to_learner=f"{role}, {organisation}",
+        email=people.email(given, family, domain),
         phone=people.phone(),
         address=where.lines,
         postcode=where.postcode,
         notify_by_email=True,
+    )
+
+
+def _employer(people: _People, index: int) -> Contact:
+    company = _EMPLOYERS[index % len(_EMPLOYERS)]
+    return _organisation_contact(
+        people, ContactKind.EMPLOYER, company, "Line manager", "example.co.uk"
     )
 
 
 def _school(people: _People, index: int, dual_registered: bool) -> Contact:
     school = _SCHOOLS[index % len(_SCHOOLS)]
-    given, family = people.rng.choice(_ADULT_NAMES), people.rng.choice(_FAMILY_NAMES)
-    where = people.address(first_line=school)
     role = "Attendance officer" if dual_registered else "Inclusion lead (commissioning school)"
-    return Contact(
-        kind=ContactKind.MAIN_SCHOOL,
-        name=f"{given} {family}",
-        relationship_to_learner=f"{role}, {school}",
-        email=people.email(given, family, "example.sch.uk"),
-        phone=people.phone(),
-        address=where.lines,
-        postcode=where.postcode,
-        notify_by_email=True,
-    )
+    return _organisation_contact(people, ContactKind.MAIN_SCHOOL, school, role, "example.sch.uk")
 
 
 __all__ = ["DEMO_PASSWORD", "DemoError", "DemoSummary", "SignIn", "build_demo", "demo_period"]
