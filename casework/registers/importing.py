@@ -11,13 +11,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, bindparam, column, func, or_, select, table, text
+from sqlalchemy import bindparam, column, func, literal_column, or_, select, table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -96,14 +96,16 @@ class ImportResult:
 @dataclass
 class _Lookups:
     learners: dict[str, int] = field(default_factory=dict)  # learner ref -> id
-    sessions: dict[str, tuple[int, int, datetime]] = field(default_factory=dict)
+    # session ref -> (session id, programme id, date, academic year)
+    sessions: dict[str, tuple[int, int, date, int]] = field(default_factory=dict)
     programme_code_set: dict[int, CodeSet] = field(default_factory=dict)
     programme_codes: dict[int, str] = field(default_factory=dict)
     # (learner id, programme id, academic year) -> (enrolment id, start, end)
     enrolments: dict[tuple[int, int, int], tuple[int, date, date | None]] = field(
         default_factory=dict
     )
-    codes: dict[tuple[CodeSet, str], tuple[int, MarkCategory, bool]] = field(default_factory=dict)
+    # code set -> code -> (code id, category, needs a reason)
+    codes: dict[CodeSet, dict[str, tuple[int, MarkCategory, bool]]] = field(default_factory=dict)
 
 
 def import_register(data: bytes, *, filename: str, imported_by: str) -> ImportResult:
@@ -111,7 +113,10 @@ def import_register(data: bytes, *, filename: str, imported_by: str) -> ImportRe
     records = _read_records(data)
     lookups = _load_lookups(records)
     now = datetime.now(UTC)
-    rows, errors = _validate(records, lookups, imported_by, now)
+    sqlite = db.session.connection().dialect.name == "sqlite"
+    rows, errors = _validate(
+        records, lookups, imported_by, now, _sqlite_datetime if sqlite else _same
+    )
     if errors:
         raise ImportRejected(errors)
     try:
@@ -152,7 +157,8 @@ def _read_records(data: bytes) -> list[tuple[int, list[str]]]:
     records: list[tuple[int, list[str]]] = []
     try:
         for number, fields in enumerate(reader, start=2):
-            if fields and any(f.strip() for f in fields):
+            # Skip blank lines (and a spreadsheet's trailing ",,,,,,," rows).
+            if fields and (fields[0].strip() or "".join(fields).strip()):
                 records.append((number, fields))
     except csv.Error as exc:
         raise ImportRejected(
@@ -211,8 +217,9 @@ def _load_lookups(records: list[tuple[int, list[str]]]) -> _Lookups:
                 Session.session_ref.in_(batch)
             )
         ):
-            found.sessions[ref] = (sid, programme_id, starts_at)
-    programme_ids = {programme_id for _, programme_id, _ in found.sessions.values()}
+            day = starts_at.date()
+            found.sessions[ref] = (sid, programme_id, day, academic_year_of(day))
+    programme_ids = {programme_id for _, programme_id, _, _ in found.sessions.values()}
     for pid, code, code_set in db.session.execute(
         select(Programme.id, Programme.code, Policy.code_set)
         .join(Policy)
@@ -241,7 +248,7 @@ def _load_lookups(records: list[tuple[int, list[str]]]) -> _Lookups:
             MarkCode.requires_reason,
         )
     ):
-        found.codes[(code_set, code)] = (cid, category, requires_reason)
+        found.codes.setdefault(code_set, {})[code] = (cid, category, requires_reason)
     return found
 
 
@@ -252,9 +259,7 @@ class _BadRow(ValueError):
     pass
 
 
-def _parse_minutes(value: str, category: MarkCategory) -> int | None:
-    if not value:
-        return None
+def _parse_minutes(value: str, category: MarkCategory) -> int:
     if category not in (MarkCategory.LATE, MarkCategory.UNAUTHORISED):
         raise _BadRow(f"minutes_late is only for late arrivals, not a {category.value} mark")
     try:
@@ -280,9 +285,8 @@ def _parse_reason(value: str, code: str, category: MarkCategory, required: bool)
         raise _BadRow(f"unknown absence_reason '{value}' (use one of: {_REASON_WORDS})") from None
 
 
-def _parse_instant(value: str, default: datetime) -> datetime:
-    if not value:
-        return default
+def _parse_instant(value: str) -> datetime:
+    """An ISO 8601 time as naive UTC; without an offset it is the register's own (UK) clock."""
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -290,62 +294,79 @@ def _parse_instant(value: str, default: datetime) -> datetime:
             f"bad date or time '{value}' in recorded_at (use ISO 8601, e.g. 2026-10-05T09:12)"
         ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=LOCAL_ZONE)  # a register's own clock is UK time
-    return moment.astimezone(UTC)
+        moment = moment.replace(tzinfo=LOCAL_ZONE)
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _validate(
-    records: list[tuple[int, list[str]]], found: _Lookups, imported_by: str, now: datetime
+    records: list[tuple[int, list[str]]],
+    found: _Lookups,
+    imported_by: str,
+    now: datetime,
+    instant: Callable[[datetime], Any],
 ) -> tuple[list[tuple[Any, ...]], list[RowError]]:
+    """Check every row; return the rows to write (in _MARK_COLUMNS order) and every problem.
+
+    Plain Python rather than a marshmallow schema per row: this runs over millions of rows, and
+    the checks are lookups against what the file names. ``instant`` turns a naive UTC datetime
+    into the value the database driver is given.
+    """
     rows: list[tuple[Any, ...]] = []
     errors: list[RowError] = []
     seen: dict[tuple[int, int], int] = {}
     width = len(COLUMNS)
+    default_at = instant(now.astimezone(UTC).replace(tzinfo=None))
+    learners, sessions, enrolments = found.learners, found.sessions, found.enrolments
     for number, raw in records:
         if len(raw) != width:
             errors.append(RowError(number, f"has {len(raw)} fields; the header has {width}"))
             continue
-        learner_ref, session_ref, code, minutes, reason, evidence, by, at = (
-            value.strip() for value in raw
-        )
+        learner_ref, session_ref, code, minutes, reason, evidence, by, at = raw
         try:
+            learner_ref, session_ref, code = learner_ref.strip(), session_ref.strip(), code.strip()
             if not learner_ref or not session_ref or not code:
                 missing = [c for c, v in zip(REQUIRED_COLUMNS, raw, strict=False) if not v.strip()]
                 raise _BadRow(f"{', '.join(missing)} is empty")
-            learner_id = found.learners.get(learner_ref)
+            learner_id = learners.get(learner_ref)
             if learner_id is None:
                 raise _BadRow(f"unknown learner '{learner_ref}'")
-            session = found.sessions.get(session_ref)
+            session = sessions.get(session_ref)
             if session is None:
                 raise _BadRow(f"unknown session '{session_ref}'")
-            session_id, programme_id, starts_at = session
-            year = academic_year_of(starts_at.date())
-            enrolment = found.enrolments.get((learner_id, programme_id, year))
+            session_id, programme_id, day, year = session
+            enrolment = enrolments.get((learner_id, programme_id, year))
             if enrolment is None:
                 raise _BadRow(
                     f"learner '{learner_ref}' is not enrolled on "
                     f"{found.programme_codes[programme_id]} in {academic_year_label(year)}"
                 )
             enrolment_id, start, end = enrolment
-            if starts_at.date() < start or (end is not None and starts_at.date() > end):
+            if day < start or (end is not None and day > end):
                 raise _BadRow(
-                    f"session '{session_ref}' on {starts_at:%d/%m/%Y} is outside learner "
+                    f"session '{session_ref}' on {day:%d/%m/%Y} is outside learner "
                     f"'{learner_ref}''s enrolment ({start:%d/%m/%Y} to "
                     f"{'now' if end is None else format(end, '%d/%m/%Y')})"
                 )
             code_set = found.programme_code_set[programme_id]
             code = code.upper()
-            known = found.codes.get((code_set, code))
+            known = found.codes[code_set].get(code)
             if known is None:
                 raise _BadRow(f"unknown code '{code}' in the {code_set.label} code set")
             code_id, category, requires_reason = known
-            minutes_late = _parse_minutes(minutes, category)
-            absence_reason = _parse_reason(reason, code, category, requires_reason)
+            minutes = minutes.strip()
+            minutes_late = _parse_minutes(minutes, category) if minutes else None
+            reason = reason.strip()
+            absence_reason = (
+                _parse_reason(reason, code, category, requires_reason)
+                if reason or requires_reason
+                else None
+            )
+            evidence, by, at = evidence.strip(), by.strip(), at.strip()
             if len(evidence) > 120:
                 raise _BadRow("evidence_ref is longer than 120 characters")
             if len(by) > 254:
                 raise _BadRow("recorded_by is longer than 254 characters")
-            recorded_at = _parse_instant(at, now)
+            recorded_at = instant(_parse_instant(at)) if at else default_at
             first = seen.setdefault((enrolment_id, session_id), number)
             if first != number:
                 raise _BadRow(f"duplicates row {first} (same learner and session)")
@@ -361,7 +382,7 @@ def _validate(
                 absence_reason,
                 evidence or None,
                 by or imported_by,
-                recorded_at.replace(tzinfo=None),  # stored as naive UTC, see UTCDateTime
+                recorded_at,
             )
         )
     return rows, errors
@@ -415,22 +436,26 @@ def _upsert_statement(dialect_insert, source=None):
     )
 
 
+def _same(value: datetime) -> datetime:
+    return value
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    # SQLAlchemy's own SQLite storage format, so the ORM reads these back like its own writes.
+    return value.isoformat(" ", "microseconds")
+
+
 def _upsert_sqlite(connection, rows: list[tuple[Any, ...]], import_id: int) -> int:
-    statement = _upsert_statement(sqlite_insert).values({c: bindparam(c) for c in _MARK_COLUMNS})
+    values = {c: bindparam(c) for c in _MARK_COLUMNS if c != "import_id"}
+    statement = _upsert_statement(sqlite_insert).values(
+        import_id=literal_column(str(int(import_id))), **values
+    )
     compiled = statement.compile(dialect=connection.dialect)
-    sql = str(compiled)
-    order = compiled.positiontup  # SQLite uses positional "?" parameters
-    index = {c: i for i, c in enumerate(_MARK_COLUMNS)}
-    # Store instants exactly as SQLAlchemy would, so the ORM reads them back unchanged.
-    as_text = DateTime().dialect_impl(connection.dialect).bind_processor(connection.dialect)
-    at = index["recorded_at"]
-
-    def params(row: tuple[Any, ...]) -> tuple[Any, ...]:
-        values = (*row[:at], as_text(row[at]), *row[at + 1 :], import_id)
-        return tuple(values[index[name]] for name in order)
-
+    # The rows are already in the statement's parameter order: no per-row reshaping.
+    if list(compiled.positiontup) != list(values):
+        raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
     cursor = connection.connection.driver_connection.cursor()
-    cursor.executemany(sql, map(params, rows))
+    cursor.executemany(str(compiled), rows)
     return cursor.rowcount
 
 
@@ -441,14 +466,14 @@ def _upsert_postgresql(connection, rows: list[tuple[Any, ...]], import_id: int) 
             "CREATE TEMPORARY TABLE mark_stage (enrolment_id integer, session_id integer,"
             " code_id integer, minutes_late integer, absence_reason varchar(40),"
             " evidence_ref varchar(120), recorded_by varchar(254), recorded_at timestamp,"
-            " import_id integer) ON COMMIT DROP"
+            f" import_id integer DEFAULT {int(import_id)}) ON COMMIT DROP"
         )
     )
     raw = connection.connection.driver_connection
-    columns = ", ".join(_MARK_COLUMNS)
+    columns = ", ".join(c for c in _MARK_COLUMNS if c != "import_id")
     with raw.cursor() as cursor, cursor.copy(f"COPY mark_stage ({columns}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row((*row, import_id))
+            copy.write_row(row)
     stage = table("mark_stage", *(column(c) for c in _MARK_COLUMNS))
     source = select(*(stage.c[c] for c in _MARK_COLUMNS))
     upsert = _upsert_statement(pg_insert, source).compile(dialect=connection.dialect)
