@@ -1,0 +1,836 @@
+"""Register import and attendance figures at scale, measured against the database driver itself.
+
+Builds a fresh database (schema from the migrations, reference data loaded), adds programmes,
+learners, enrolments and sessions by bulk core inserts, generates one register file of
+learners x sessions marks in memory, then times:
+
+1. the driver's own bulk insert of the same marks into the empty ``mark`` table, ids resolved
+   beforehand (SQLite: sqlite3 ``executemany`` of a plain INSERT; PostgreSQL: psycopg ``COPY``);
+2. ``import_register`` of the file into the emptied table (same indexes, triggers and constraints);
+3. ``import_register`` of the same file again (nothing changes);
+4. ``attendance_figures`` for every enrolment, against one hand-written aggregate query run through
+   the driver and fetched in full.
+
+Usage: python bench/bench_registers.py --database sqlite|postgresql [--learners N --sessions M]
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hashlib
+import io
+import json
+import os
+import platform
+import pstats
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import DateTime, insert, select, text
+
+from casework import create_app
+from casework.database import reset_database
+from casework.extensions import db
+from casework.models import (
+    CodeSet,
+    DeliveryMode,
+    Enrolment,
+    EnrolmentStatus,
+    Learner,
+    MarkCode,
+    Policy,
+    Programme,
+    RegisterImport,
+    Session,
+    SessionKind,
+    academic_year_of,
+)
+from casework.registers import figures as figures_module
+from casework.registers import importing as importing_module
+from casework.registers.figures import attendance_figures
+from casework.registers.importing import COLUMNS, import_register
+
+POSTGRESQL_ENV = "CASEWORK_BENCH_POSTGRESQL_URL"
+DEFAULT_POSTGRESQL_URL = "postgresql://postgres@127.0.0.1:5432/test"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+LOCAL_ZONE = ZoneInfo("Europe/London")
+
+# Further-education code set (P, L, A, U, N, X, E) under these three policies.
+POLICY_KEYS = ("003-green-labyrinth", "001-sts", "000-sek")
+ACADEMIC_YEAR = 2026
+ENROLMENT_START = date(2026, 9, 1)
+FIRST_TEACHING_DAY = date(2026, 9, 7)
+LAST_TEACHING_DAY = date(2027, 7, 23)
+CHRISTMAS = (date(2026, 12, 19), date(2027, 1, 3))
+AS_AT = date(2027, 7, 31)  # after the last session
+REGISTER_OPEN_MINUTES = 30
+MARK_COLUMNS = (
+    "enrolment_id",
+    "session_id",
+    "code_id",
+    "minutes_late",
+    "absence_reason",
+    "evidence_ref",
+    "recorded_by",
+    "recorded_at",
+    "import_id",
+)
+AIM_IMPORT_SPEED = 0.5  # import marks/s at least half the driver's
+AIM_FIGURES_TIME = 2.0  # figures at most twice the raw query's time
+
+
+# --- the data ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    id: int
+    ref: str
+    programme_index: int
+    position: int  # 0-based within its programme, in time order
+    starts_at: datetime
+    recorded_at_local: str  # as written in the register file
+    recorded_at_utc: datetime  # as the import stores it (naive UTC)
+    recorded_by: str
+
+
+@dataclass
+class World:
+    programme_ids: list[int]
+    learner_refs: list[str]  # index = learner number
+    enrolment_ids: list[int]  # index = learner number
+    sessions: list[SessionRow]  # time order, every programme
+    codes: dict[str, int]  # further-education code -> mark_code.id
+
+
+@dataclass
+class Register:
+    data: bytes
+    driver_rows: list[tuple[Any, ...]]  # MARK_COLUMNS order, ids resolved, import_id last
+    code_counts: dict[str, int]
+
+
+def teaching_slots(count: int) -> list[tuple[date, int]]:
+    """(day, slot) for ``count`` sessions: weekdays from FIRST_TEACHING_DAY, two a day."""
+    slots: list[tuple[date, int]] = []
+    day = FIRST_TEACHING_DAY
+    while len(slots) < count:
+        if day > LAST_TEACHING_DAY:
+            raise SystemExit(f"{count} sessions do not fit in one academic year at two a day")
+        if day.weekday() < 5 and not CHRISTMAS[0] <= day <= CHRISTMAS[1]:
+            slots.extend((day, slot) for slot in (0, 1))
+        day += timedelta(days=1)
+    return slots[:count]
+
+
+def pairs(statement: Any) -> dict[Any, Any]:
+    return dict(db.session.execute(statement).all())
+
+
+def build_world(learners: int, sessions: int, programmes: int) -> World:
+    """Programmes, learners, enrolments and sessions by bulk core inserts; returns their ids."""
+    policies = pairs(select(Policy.key, Policy.id))
+    db.session.execute(
+        insert(Programme),
+        [
+            {
+                "code": f"PRG{p + 1:02d}",
+                "title": f"Benchmark programme {p + 1}",
+                "policy_id": policies[POLICY_KEYS[p % len(POLICY_KEYS)]],
+            }
+            for p in range(programmes)
+        ],
+    )
+    programme_ids = list(db.session.scalars(select(Programme.id).order_by(Programme.code)))
+
+    refs = [f"L{n + 1:07d}" for n in range(learners)]
+    db.session.execute(
+        insert(Learner),
+        [
+            {
+                "learner_ref": ref,
+                "given_name": "Sam",
+                "family_name": f"Learner{n + 1}",
+                "date_of_birth": date(2008, 1, 1) + timedelta(days=n % 1000),
+            }
+            for n, ref in enumerate(refs)
+        ],
+    )
+    learner_ids = pairs(select(Learner.learner_ref, Learner.id))
+    db.session.execute(
+        insert(Enrolment),
+        [
+            {
+                "learner_id": learner_ids[ref],
+                "programme_id": programme_ids[n % programmes],
+                "academic_year": academic_year_of(ENROLMENT_START),
+                "start_date": ENROLMENT_START,
+                "status": EnrolmentStatus.ACTIVE,
+            }
+            for n, ref in enumerate(refs)
+        ],
+    )
+    enrolment_of = pairs(select(Enrolment.learner_id, Enrolment.id))
+
+    session_rows = []
+    for p in range(programmes):
+        tutor = f"tutor.prg{p + 1:02d}@example.org"
+        first_hour = (9, 9, 10)[p % 3]
+        for position, (day, slot) in enumerate(teaching_slots(sessions)):
+            starts_at = datetime.combine(day, datetime.min.time()).replace(
+                hour=first_hour + 4 * slot, minute=(0, 30)[p % 2]
+            )
+            session_rows.append(
+                {
+                    "session_ref": f"PRG{p + 1:02d}-{day:%Y%m%d}-{('AM', 'PM')[slot]}",
+                    "programme_id": programme_ids[p],
+                    "title": f"Workshop {position + 1}",
+                    "kind": SessionKind.WORKSHOP,
+                    "delivery_mode": DeliveryMode.FACE_TO_FACE,
+                    "starts_at": starts_at,
+                    "ends_at": starts_at + timedelta(hours=3),
+                    "register_closes_at": starts_at + timedelta(minutes=REGISTER_OPEN_MINUTES),
+                    "_position": position,
+                    "_programme_index": p,
+                    "_tutor": tutor,
+                }
+            )
+    db.session.execute(
+        insert(Session),
+        [{k: v for k, v in row.items() if not k.startswith("_")} for row in session_rows],
+    )
+    session_ids = pairs(select(Session.session_ref, Session.id))
+    codes = pairs(
+        select(MarkCode.code, MarkCode.id).where(MarkCode.code_set == CodeSet.FURTHER_EDUCATION)
+    )
+    db.session.commit()
+
+    world_sessions = []
+    for row in sorted(session_rows, key=lambda r: (r["starts_at"], r["_programme_index"])):
+        taken = row["starts_at"] + timedelta(minutes=10)  # register taken ten minutes in
+        world_sessions.append(
+            SessionRow(
+                id=session_ids[row["session_ref"]],
+                ref=row["session_ref"],
+                programme_index=row["_programme_index"],
+                position=row["_position"],
+                starts_at=row["starts_at"],
+                recorded_at_local=f"{taken:%Y-%m-%dT%H:%M}",
+                recorded_at_utc=taken.replace(tzinfo=LOCAL_ZONE)
+                .astimezone(UTC)
+                .replace(tzinfo=None),
+                recorded_by=row["_tutor"],
+            )
+        )
+    return World(
+        programme_ids=programme_ids,
+        learner_refs=refs,
+        enrolment_ids=[enrolment_of[learner_ids[ref]] for ref in refs],
+        sessions=world_sessions,
+        codes=codes,
+    )
+
+
+@dataclass(frozen=True)
+class Habit:
+    """How one learner attends: chances per session, and a final run of unauthorised absence."""
+
+    absent: float
+    late: float
+    final_run: int
+
+
+def learner_habits(count: int, sessions: int, rng: random.Random) -> list[Habit]:
+    habits = []
+    for _ in range(count):
+        kind = rng.random()
+        if kind < 0.80:  # attends well
+            habits.append(Habit(rng.uniform(0.01, 0.06), rng.uniform(0.01, 0.06), 0))
+        elif kind < 0.95:  # patchy
+            habits.append(Habit(rng.uniform(0.08, 0.25), rng.uniform(0.04, 0.12), 0))
+        else:  # persistently absent, and absent for the last few sessions
+            run = min(rng.randint(1, 15), sessions)
+            habits.append(Habit(rng.uniform(0.25, 0.50), rng.uniform(0.05, 0.15), run))
+    return habits
+
+
+def generate_register(world: World, seed: int) -> Register:
+    """The register file (bytes, in session order) and the same marks with ids resolved."""
+    rng = random.Random(seed)
+    programmes = len(world.programme_ids)
+    sessions_per_programme = max(s.position for s in world.sessions) + 1
+    habits = learner_habits(len(world.learner_refs), sessions_per_programme, rng)
+    members: list[list[int]] = [[] for _ in range(programmes)]
+    for n in range(len(world.learner_refs)):
+        members[n % programmes].append(n)
+
+    lines = [",".join(COLUMNS)]
+    rows: list[tuple[Any, ...]] = []
+    counts: dict[str, int] = defaultdict(int)
+    codes = world.codes
+    for session in world.sessions:
+        remaining = sessions_per_programme - session.position
+        by, at_local, at_utc = (
+            session.recorded_by,
+            session.recorded_at_local,
+            session.recorded_at_utc,
+        )
+        for n in members[session.programme_index]:
+            habit = habits[n]
+            minutes = reason = evidence = ""
+            draw = rng.random()
+            if remaining <= habit.final_run:
+                code = "U"
+            elif draw < habit.absent:
+                kind = rng.random()
+                if kind < 0.40:
+                    code = "A"
+                    reason = "illness" if kind < 0.30 else "medical_appointment"
+                    if kind < 0.20:
+                        evidence = f"EV-{n + 1:07d}-{session.position + 1:03d}"
+                elif kind < 0.80:
+                    code = "U"
+                else:
+                    code = "N"
+            elif draw < habit.absent + habit.late:
+                code = "L"
+                minutes = str(min(1 + int(rng.expovariate(1 / 10)), 90))  # some past the close
+            elif draw < habit.absent + habit.late + 0.02:
+                code = "X"
+            elif draw < habit.absent + habit.late + 0.03:
+                code = "E"
+            else:
+                code = "P"
+            counts[code] += 1
+            lines.append(
+                f"{world.learner_refs[n]},{session.ref},{code},{minutes},{reason},"
+                f"{evidence},{by},{at_local}"
+            )
+            rows.append(
+                (
+                    world.enrolment_ids[n],
+                    session.id,
+                    codes[code],
+                    int(minutes) if minutes else None,
+                    reason or None,
+                    evidence or None,
+                    by,
+                    at_utc,
+                )
+            )
+    lines.append("")
+    return Register("\r\n".join(lines).encode(), rows, dict(counts))
+
+
+# --- measuring -----------------------------------------------------------------------------------
+
+
+class PhaseClock:
+    """Wall time spent in named module functions, by wrapping them for the duration of a block.
+
+    The wrappers only observe: each calls the original (generators are drained into a list), so
+    the code measured is unchanged. A name that no longer exists is skipped.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def watching(self, module: Any, names: dict[str, str], drain: tuple[str, ...] = ()):
+        originals = {name: getattr(module, name) for name in names if hasattr(module, name)}
+        for name, original in originals.items():
+            setattr(module, name, self._timed(original, names[name], name in drain))
+        try:
+            yield self
+        finally:
+            for name, original in originals.items():
+                setattr(module, name, original)
+
+    def _timed(self, function: Callable[..., Any], label: str, drain: bool) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                result = function(*args, **kwargs)
+                return list(result) if drain else result
+            finally:
+                self.seconds[label] += time.perf_counter() - started
+
+        return timed
+
+
+IMPORT_PHASES = {
+    "_read_records": "read CSV",
+    "_load_lookups": "look up refs",
+    "_validate": "validate",
+    "_upsert_sqlite": "upsert",
+    "_upsert_postgresql": "upsert",
+}
+FIGURES_PHASES = {"_absence_periods": "absence periods"}
+
+
+@dataclass
+class Timing:
+    seconds: float
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def profiled(label: str, enabled: bool) -> Iterator[None]:
+    """cProfile the block when enabled; stats to bench/results/<label>.prof and the top lines."""
+    if not enabled:
+        yield
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        RESULTS_DIR.mkdir(exist_ok=True)
+        path = RESULTS_DIR / f"{label}.prof"
+        profiler.dump_stats(path)
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
+        print(f"\n--- cProfile {label} (by own time; timings inflated) -> {path}")
+        print(out.getvalue())
+
+
+def stopwatch(function: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = function()
+    return time.perf_counter() - started, result
+
+
+def raw_connection() -> Any:
+    """The engine's own DBAPI connection (same connect-time settings as the app's)."""
+    return db.engine.raw_connection()
+
+
+def maintain(dialect: str) -> None:
+    """Between timed steps, leave no background work behind: checkpoint, and on PostgreSQL vacuum
+    and analyse (what autovacuum would otherwise do during the next step)."""
+    db.session.remove()
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        if dialect == "postgresql":
+            connection.exec_driver_sql("VACUUM ANALYZE")
+            connection.exec_driver_sql("CHECKPOINT")
+        else:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def empty_marks(dialect: str) -> None:
+    db.session.remove()
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        if dialect == "postgresql":
+            connection.exec_driver_sql(
+                "TRUNCATE mark_change, mark, register_import RESTART IDENTITY"
+            )
+        else:
+            for name in ("mark_change", "mark", "register_import"):
+                connection.exec_driver_sql(f"DELETE FROM {name}")
+            connection.exec_driver_sql("VACUUM")  # a compact file, as before the first load
+    maintain(dialect)
+
+
+def mark_indexes(dialect: str) -> list[str]:
+    sql = (
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'mark' ORDER BY 1"
+        if dialect == "postgresql"
+        else "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'mark' ORDER BY 1"
+    )
+    return list(db.session.scalars(text(sql)))
+
+
+def mark_fingerprint(dialect: str) -> tuple[int, str]:
+    """Row count and a hash of every mark's content (ids aside), read through the driver."""
+    connection = raw_connection()
+    digest = hashlib.sha256()
+    count = 0
+    try:
+        driver = connection.driver_connection
+        # A server-side cursor on PostgreSQL, so the rows arrive in batches.
+        cursor = driver.cursor(name="fingerprint") if dialect == "postgresql" else driver.cursor()
+        cursor.execute(
+            "SELECT enrolment_id, session_id, code_id, minutes_late, absence_reason,"
+            " evidence_ref, recorded_by, recorded_at, import_id IS NOT NULL"
+            " FROM mark ORDER BY enrolment_id, session_id"
+        )
+        while batch := cursor.fetchmany(50_000):
+            count += len(batch)
+            digest.update(repr(batch).encode())
+        cursor.close()
+    finally:
+        connection.rollback()
+        connection.close()
+    return count, digest.hexdigest()
+
+
+def driver_insert(dialect: str, rows: list[tuple[Any, ...]]) -> float:
+    """Time the driver's own bulk insert of ``rows``; the register_import row is made untimed."""
+    import_id = db.session.execute(
+        insert(RegisterImport).returning(RegisterImport.id),
+        {
+            "filename": "driver-baseline",
+            "sha256": "0" * 64,
+            "imported_by": "bench",
+            "imported_at": datetime.now(UTC),
+            "rows": len(rows),
+            "created": len(rows),
+            "updated": 0,
+            "unchanged": 0,
+        },
+    ).scalar_one()
+    db.session.commit()
+    if dialect == "sqlite":
+        as_text = DateTime().dialect_impl(db.engine.dialect).bind_processor(db.engine.dialect)
+        ready = [(*row[:7], as_text(row[7]), import_id) for row in rows]
+    else:
+        ready = [(*row, import_id) for row in rows]
+    columns = ", ".join(MARK_COLUMNS)
+    connection = raw_connection()
+    try:
+        driver = connection.driver_connection
+        started = time.perf_counter()
+        if dialect == "sqlite":
+            cursor = driver.cursor()
+            placeholders = ", ".join("?" * len(MARK_COLUMNS))
+            cursor.executemany(f"INSERT INTO mark ({columns}) VALUES ({placeholders})", ready)
+            driver.commit()
+        else:
+            with (
+                driver.cursor() as cursor,
+                cursor.copy(f"COPY mark ({columns}) FROM STDIN") as copy,
+            ):
+                for row in ready:
+                    copy.write_row(row)
+            driver.commit()
+        return time.perf_counter() - started
+    finally:
+        connection.close()
+
+
+def timed_import(data: bytes, dialect: str, profile: bool) -> tuple[Timing, Any]:
+    clock = PhaseClock()
+    with (
+        clock.watching(importing_module, IMPORT_PHASES),
+        profiled(f"import-{dialect}", profile),
+    ):
+        seconds, result = stopwatch(
+            lambda: import_register(data, filename="bench-register.csv", imported_by="bench")
+        )
+    db.session.remove()
+    phases = dict(clock.seconds)
+    phases["write register_import, count, commit"] = seconds - sum(phases.values())
+    return Timing(seconds, phases), result
+
+
+def raw_figures_sql(dialect: str) -> str:
+    """Six category counts per enrolment, by the same rules as attendance_figures, written once."""
+    if dialect == "postgresql":
+        day, until = "s.starts_at::date", "%s"
+        past_close = "m.minutes_late > EXTRACT(EPOCH FROM s.register_closes_at - s.starts_at) / 60"
+    else:
+        day, until = "date(s.starts_at)", "?"
+        past_close = (
+            "m.minutes_late > (julianday(s.register_closes_at) - julianday(s.starts_at)) * 1440"
+        )
+    return f"""
+        SELECT m.enrolment_id,
+               count(*) FILTER (WHERE c.category = 'present'),
+               count(*) FILTER (WHERE c.category = 'late' AND NOT coalesce({past_close}, false)),
+               count(*) FILTER (WHERE c.category = 'approved_activity'),
+               count(*) FILTER (WHERE c.category = 'authorised'),
+               count(*) FILTER (WHERE c.category = 'unauthorised'
+                                   OR (c.category = 'late' AND {past_close})),
+               count(*) FILTER (WHERE c.category = 'not_counted')
+          FROM mark m
+          JOIN session s ON s.id = m.session_id
+          JOIN mark_code c ON c.id = m.code_id
+          JOIN enrolment e ON e.id = m.enrolment_id
+         WHERE s.starts_at < {until}
+           AND {day} >= e.start_date
+           AND (e.end_date IS NULL OR {day} <= e.end_date)
+         GROUP BY m.enrolment_id
+    """
+
+
+def run_raw_figures(dialect: str, as_at: date) -> list[tuple[Any, ...]]:
+    until = datetime.combine(as_at + timedelta(days=1), datetime.min.time())
+    parameter: Any = until
+    if dialect == "sqlite":
+        parameter = (
+            DateTime().dialect_impl(db.engine.dialect).bind_processor(db.engine.dialect)(until)
+        )
+    connection = raw_connection()
+    try:
+        cursor = connection.driver_connection.cursor()
+        cursor.execute(raw_figures_sql(dialect), (parameter,))
+        rows = cursor.fetchall()
+        cursor.close()
+        return rows
+    finally:
+        connection.rollback()
+        connection.close()
+
+
+def run_figures(as_at: date) -> dict[int, Any]:
+    try:
+        return attendance_figures(as_at)
+    finally:
+        db.session.remove()
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+def database_url(args: argparse.Namespace, workdir: Path) -> str:
+    if args.database == "sqlite":
+        return f"sqlite:///{workdir / 'bench.sqlite'}"
+    return args.postgresql_url or os.environ.get(POSTGRESQL_ENV) or DEFAULT_POSTGRESQL_URL
+
+
+def server_version(dialect: str) -> str:
+    if dialect == "postgresql":
+        return db.session.scalar(text("SHOW server_version")) or "?"
+    return "SQLite " + (db.session.scalar(text("SELECT sqlite_version()")) or "?")
+
+
+def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
+    results: dict[str, Any] = {}
+    with app.app_context():
+        dialect = db.engine.dialect.name
+        say(f"database: {dialect} ({db.engine.url.render_as_string(hide_password=True)})")
+        say("building the database (migrations, reference data, programmes, learners, sessions)")
+        seconds, _ = stopwatch(reset_database)
+        seconds_world, world = stopwatch(
+            lambda: build_world(args.learners, args.sessions, args.programmes)
+        )
+        say(f"  schema {seconds:.1f} s; setup rows {seconds_world:.1f} s")
+        seconds, register = stopwatch(lambda: generate_register(world, args.seed))
+        marks = len(register.driver_rows)
+        say(
+            f"  register: {marks:,} marks, {len(register.data) / 1e6:.0f} MB CSV, generated in"
+            f" {seconds:.1f} s; codes {dict(sorted(register.code_counts.items()))}"
+        )
+        maintain(dialect)
+        indexes = mark_indexes(dialect)
+        results.update(
+            database=dialect,
+            server=server_version(dialect),
+            learners=args.learners,
+            sessions=args.sessions,
+            programmes=args.programmes,
+            marks=marks,
+            mark_indexes=indexes,
+        )
+        db.session.remove()
+
+        say("driver bulk insert (ids resolved beforehand) into the empty mark table")
+        driver_seconds = driver_insert(dialect, register.driver_rows)
+        say(f"  {driver_seconds:.1f} s = {marks / driver_seconds:,.0f} marks/s")
+        driver_state = mark_fingerprint(dialect)
+        assert driver_state[0] == marks, driver_state
+        del register.driver_rows[:]
+        empty_marks(dialect)
+        assert mark_indexes(dialect) == indexes
+
+        say("import_register into the emptied mark table")
+        first, result = timed_import(register.data, dialect, args.profile)
+        say(f"  {first.seconds:.1f} s = {marks / first.seconds:,.0f} marks/s; {result}")
+        assert (result.created, result.updated, result.unchanged) == (marks, 0, 0), result
+        import_state = mark_fingerprint(dialect)
+        assert import_state == driver_state, "import and driver left different marks"
+        say("  same marks as the driver's insert (content hash matches)")
+        maintain(dialect)
+
+        say("import_register of the same file again")
+        again, result = timed_import(register.data, dialect, False)
+        say(f"  {again.seconds:.1f} s = {marks / again.seconds:,.0f} marks/s; {result}")
+        assert (result.created, result.updated, result.unchanged) == (0, 0, marks), result
+        assert mark_fingerprint(dialect) == import_state
+        maintain(dialect)
+
+        say(f"figures as at {AS_AT} for every enrolment, best of {args.repeat}")
+        enrolments = len(world.enrolment_ids)
+        raw_times, figure_times = [], []
+        clock = PhaseClock()
+        figures: dict[int, Any] = {}
+        raw_rows: list[tuple[Any, ...]] = []
+        for attempt in range(args.repeat):
+            seconds, raw_rows = stopwatch(lambda: run_raw_figures(dialect, AS_AT))
+            raw_times.append(seconds)
+            with (
+                clock.watching(figures_module, FIGURES_PHASES, drain=("_absence_periods",)),
+                profiled(f"figures-{dialect}", bool(args.profile) and attempt == 0),
+            ):
+                seconds, figures = stopwatch(lambda: run_figures(AS_AT))
+            figure_times.append(seconds)
+            say(f"  raw query {raw_times[-1]:.2f} s, attendance_figures {seconds:.2f} s")
+        assert len(raw_rows) == len(figures) == enrolments, (len(raw_rows), len(figures))
+        for eid, *counts in raw_rows:
+            f = figures[eid]
+            mine = [f.present, f.late, f.approved_activity, f.authorised, f.unauthorised]
+            assert [*mine, f.not_counted] == counts, (eid, mine, counts)
+        periods = sum(1 for f in figures.values() if f.absence_period is not None)
+        say(f"  counts agree for all {enrolments:,} enrolments; {periods:,} in an absence period")
+
+    results.update(
+        driver_seconds=driver_seconds,
+        import_seconds=first.seconds,
+        import_phases=first.phases,
+        reimport_seconds=again.seconds,
+        reimport_phases=again.phases,
+        raw_query_seconds=raw_times,
+        figures_seconds=figure_times,
+        figures_absence_periods_seconds=clock.seconds.get("absence periods", 0.0) / args.repeat,
+        enrolments=enrolments,
+        enrolments_in_absence_period=periods,
+    )
+    return results
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def report(r: dict[str, Any]) -> str:
+    marks = r["marks"]
+    driver_rate = marks / r["driver_seconds"]
+    import_rate = marks / r["import_seconds"]
+    reimport_rate = marks / r["reimport_seconds"]
+    raw_best, figures_best = min(r["raw_query_seconds"]), min(r["figures_seconds"])
+    speed, slowdown = import_rate / driver_rate, figures_best / raw_best
+    driver_name = "sqlite3 executemany INSERT" if r["database"] == "sqlite" else "psycopg COPY"
+
+    def secs(value: float) -> str:
+        return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+    def verdict(ok: bool) -> str:
+        return "yes" if ok else "**no**"
+
+    lines = [
+        f"**{r['database']}** ({r['server']}), {r['learners']:,} learners x {r['sessions']} "
+        f"sessions = {marks:,} marks; casework {r['commit']}; {r['machine']}",
+        "",
+        "| step | seconds | marks/s | against the baseline | aim | met |",
+        "|---|---:|---:|---|---|---|",
+        f"| driver bulk insert ({driver_name}) | {secs(r['driver_seconds'])} | "
+        f"{driver_rate:,.0f} | baseline | | |",
+        f"| import_register | {secs(r['import_seconds'])} | {import_rate:,.0f} | "
+        f"{speed:.2f}x the driver's speed | >= {AIM_IMPORT_SPEED}x | "
+        f"{verdict(speed >= AIM_IMPORT_SPEED)} |",
+        f"| import_register again (all unchanged) | {secs(r['reimport_seconds'])} | "
+        f"{reimport_rate:,.0f} | {reimport_rate / driver_rate:.2f}x the driver's speed | | |",
+        f"| raw aggregate query, {r['enrolments']:,} rows fetched | {secs(raw_best)} | "
+        f"{marks / raw_best:,.0f} | baseline | | |",
+        f"| attendance_figures, {r['enrolments']:,} enrolments | {secs(figures_best)} | "
+        f"{marks / figures_best:,.0f} | {slowdown:.2f}x the raw query's time | "
+        f"<= {AIM_FIGURES_TIME}x | {verdict(slowdown <= AIM_FIGURES_TIME)} |",
+        "",
+        "Import phases (s): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in r["import_phases"].items())
+        + ". Again: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in r["reimport_phases"].items())
+        + ".",
+        f"Figures: best of {len(r['figures_seconds'])} (all: "
+        + ", ".join(f"{s:.2f}" for s in r["figures_seconds"])
+        + f"); absence periods {r['figures_absence_periods_seconds']:.2f} s a run for "
+        f"{r['enrolments_in_absence_period']:,} enrolments. Raw query (all: "
+        + ", ".join(f"{s:.2f}" for s in r["raw_query_seconds"])
+        + ").",
+    ]
+    return "\n".join(lines)
+
+
+def code_version() -> str:
+    """The commit measured, marked "+changes" when casework/ differs from it."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+            )
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + (" +changes" if git("status", "--porcelain", "--", "casework") else "")
+
+
+def machine() -> str:
+    return (
+        f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()},"
+        f" {platform.system()} {platform.release()}"
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), required=True)
+    parser.add_argument("--learners", type=int, default=10_000)
+    parser.add_argument("--sessions", type=int, default=240, help="sessions per programme")
+    parser.add_argument("--programmes", type=int, default=10)
+    parser.add_argument(
+        "--postgresql-url",
+        help=f"a database this may wipe (default ${POSTGRESQL_ENV}, else {DEFAULT_POSTGRESQL_URL})",
+    )
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--repeat", type=int, default=3, help="figures runs (best is reported)")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the first import and figures run"
+    )
+    parser.add_argument("--no-save", action="store_true", help="do not append to bench/results/")
+    parser.add_argument("--keep", action="store_true", help="keep the SQLite file")
+    args = parser.parse_args(argv)
+    if min(args.learners, args.sessions, args.programmes, args.repeat) < 1:
+        parser.error("counts must be positive")
+    if args.learners < args.programmes:
+        parser.error("need at least one learner per programme")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    version = code_version()  # before the run: the code imported is the code at this point
+    workdir = Path(tempfile.mkdtemp(prefix="casework-bench-"))
+    try:
+        results = bench(args, database_url(args, workdir))
+    finally:
+        if args.keep and args.database == "sqlite":
+            say(f"SQLite file kept: {workdir / 'bench.sqlite'}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    results.update(
+        machine=machine(),
+        commit=version,
+        when=datetime.now(UTC).isoformat(timespec="seconds"),
+        seed=args.seed,
+        profiled=args.profile,
+    )
+    print("\n" + report(results))
+    if not args.no_save:
+        RESULTS_DIR.mkdir(exist_ok=True)
+        with (RESULTS_DIR / "registers.jsonl").open("a") as out:
+            out.write(json.dumps(results) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
