@@ -34,4 +34,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # 128 MiB page cache (the default is 2 MiB), grown only as pages are read: keeps a large
+        # register import's index updates in memory.
+        cursor.execute("PRAGMA cache_size=-131072")
         cursor.close()

@@ -24,9 +24,10 @@ class date_of(GenericFunction):
 @compiles(minutes_between, "sqlite")
 def _minutes_between_sqlite(element, compiler, **kw):
     start, end = element.clauses
+    # julianday() is a float of days: round to whole seconds, or 30 minutes reads as 29.99999.
     return (
-        f"((julianday({compiler.process(end, **kw)}) - "
-        f"julianday({compiler.process(start, **kw)})) * 1440.0)"
+        f"(ROUND((julianday({compiler.process(end, **kw)}) - "
+        f"julianday({compiler.process(start, **kw)})) * 86400.0) / 60.0)"
     )
 
 

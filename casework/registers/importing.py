@@ -317,6 +317,7 @@ def _validate(
     width = len(COLUMNS)
     default_at = instant(now.astimezone(UTC).replace(tzinfo=None))
     learners, sessions, enrolments = found.learners, found.sessions, found.enrolments
+    instants: dict[str, Any] = {}
     for number, raw in records:
         if len(raw) != width:
             errors.append(RowError(number, f"has {len(raw)} fields; the header has {width}"))
@@ -366,7 +367,11 @@ def _validate(
                 raise _BadRow("evidence_ref is longer than 120 characters")
             if len(by) > 254:
                 raise _BadRow("recorded_by is longer than 254 characters")
-            recorded_at = instant(_parse_instant(at)) if at else default_at
+            if not at:
+                recorded_at = default_at
+            elif (recorded_at := instants.get(at)) is None:
+                # A register's rows share a handful of times: parse each distinct one once.
+                recorded_at = instants[at] = instant(_parse_instant(at))
             first = seen.setdefault((enrolment_id, session_id), number)
             if first != number:
                 raise _BadRow(f"duplicates row {first} (same learner and session)")

@@ -98,6 +98,17 @@ def test_late_after_the_register_closed_is_unauthorised(make):
     assert figures.absence_period is not None and figures.absence_period.first_mark_id == late.id
 
 
+@pytest.mark.parametrize("open_minutes", [7, 10, 15, 30, 45, 59])
+def test_late_exactly_at_the_close_is_still_late(make, open_minutes):
+    enrolment = make.enrolment()
+    session = make.session(
+        enrolment.programme, datetime(2026, 9, 7, 9, 6), register_open_minutes=open_minutes
+    )
+    make.mark(enrolment, session, "L", minutes_late=open_minutes)
+    figures = figures_for(enrolment.id, AS_AT)
+    assert (figures.late, figures.unauthorised) == (1, 0)
+
+
 def test_enrolment_starting_mid_term_counts_from_its_start(make):
     programme = make.programme()
     early_session = make.session(programme, datetime(2026, 9, 7, 9))
