@@ -131,6 +131,6 @@ class MarkChange(db.Model):
     previous_recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     changed_by: Mapped[str] = mapped_column(String(254))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("register_import.id"))
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("register_import.id"), index=True)
 
     previous_code: Mapped[MarkCode] = relationship()

@@ -191,3 +191,12 @@ def test_changed_code_updates_the_mark_and_keeps_the_old_one(setting):
     assert change.changed_by == "admin@example.org"
     assert change.changed_at == datetime(2026, 9, 9, 9, 0, tzinfo=UTC)
     assert change.import_id == result.import_id
+
+
+def test_garbage_collection_is_restored_after_an_import(setting):
+    import gc
+
+    run_import(csv_bytes("L100,S0,P,,,,,"))
+    assert gc.isenabled()
+    rejected(csv_bytes("L999,S0,P,,,,,"))
+    assert gc.isenabled()
