@@ -63,7 +63,7 @@ from casework.models import (
 from casework.registers import figures as figures_module
 from casework.registers import importing as importing_module
 from casework.registers.figures import attendance_figures
-from casework.registers.importing import COLUMNS, import_register
+from casework.registers.importing import COLUMNS, MARK_COLUMNS, import_register
 
 POSTGRESQL_ENV = "CASEWORK_BENCH_POSTGRESQL_URL"
 DEFAULT_POSTGRESQL_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -78,17 +78,6 @@ LAST_TEACHING_DAY = date(2027, 7, 23)
 CHRISTMAS = (date(2026, 12, 19), date(2027, 1, 3))
 AS_AT = date(2027, 7, 31)  # after the last session
 REGISTER_OPEN_MINUTES = 30
-MARK_COLUMNS = (
-    "enrolment_id",
-    "session_id",
-    "code_id",
-    "minutes_late",
-    "absence_reason",
-    "evidence_ref",
-    "recorded_by",
-    "recorded_at",
-    "import_id",
-)
 AIM_IMPORT_SPEED = 0.5  # import marks/s at least half the driver's
 AIM_FIGURES_TIME = 2.0  # figures at most twice the raw query's time
 

@@ -53,8 +53,8 @@ COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 _LOOKUP_CHUNK = 500
 _MAX_MINUTES_LATE = 24 * 60
 _REASON_WORDS = ", ".join(r.value for r in AbsenceReason)
-# Columns written per mark, in this order, by both write paths.
-_MARK_COLUMNS = (
+# Columns written per mark, in this order, by both write paths (and the benchmark).
+MARK_COLUMNS = (
     "enrolment_id",
     "session_id",
     "code_id",
@@ -318,7 +318,7 @@ def _validate(
     now: datetime,
     instant: Callable[[datetime], Any],
 ) -> tuple[list[tuple[Any, ...]], list[RowError]]:
-    """Check every row; return the rows to write (in _MARK_COLUMNS order) and every problem.
+    """Check every row; return the rows to write (in MARK_COLUMNS order) and every problem.
 
     Plain Python rather than a marshmallow schema per row: this runs over millions of rows, and
     the checks are lookups against what the file names. ``instant`` turns a naive UTC datetime
@@ -441,7 +441,7 @@ def _write(
 def _upsert_statement(dialect_insert, source=None):
     statement = dialect_insert(Mark.__table__)
     if source is not None:
-        statement = statement.from_select(list(_MARK_COLUMNS), source)
+        statement = statement.from_select(list(MARK_COLUMNS), source)
     excluded = statement.excluded
     table = Mark.__table__.c
     changed = [table[c].is_distinct_from(excluded[c]) for c in _CONTENT_COLUMNS]
@@ -464,7 +464,7 @@ def _sqlite_datetime(value: datetime) -> str:
 
 
 def _upsert_sqlite(connection, rows: list[tuple[Any, ...]], import_id: int) -> int:
-    values = {c: bindparam(c) for c in _MARK_COLUMNS if c != "import_id"}
+    values = {c: bindparam(c) for c in MARK_COLUMNS if c != "import_id"}
     statement = _upsert_statement(sqlite_insert).values(
         import_id=literal_column(str(int(import_id))), **values
     )
@@ -488,16 +488,23 @@ def _upsert_postgresql(connection, rows: list[tuple[Any, ...]], import_id: int) 
         )
     )
     raw = connection.connection.driver_connection
-    columns = ", ".join(c for c in _MARK_COLUMNS if c != "import_id")
+    columns = ", ".join(c for c in MARK_COLUMNS if c != "import_id")
     with raw.cursor() as cursor, cursor.copy(f"COPY mark_stage ({columns}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-    stage = table("mark_stage", *(column(c) for c in _MARK_COLUMNS))
-    source = select(*(stage.c[c] for c in _MARK_COLUMNS))
+    stage = table("mark_stage", *(column(c) for c in MARK_COLUMNS))
+    source = select(*(stage.c[c] for c in MARK_COLUMNS))
     upsert = _upsert_statement(pg_insert, source).compile(dialect=connection.dialect)
     with raw.cursor() as cursor:  # the driver's own cursor reports the affected row count
         cursor.execute(str(upsert), upsert.params or None)
         return cursor.rowcount
 
 
-__all__ = ["COLUMNS", "ImportRejected", "ImportResult", "RowError", "import_register"]
+__all__ = [
+    "COLUMNS",
+    "MARK_COLUMNS",
+    "ImportRejected",
+    "ImportResult",
+    "RowError",
+    "import_register",
+]
