@@ -20,11 +20,17 @@ class Policy(db.Model):
     provider: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(200))
     code_set: Mapped[CodeSet] = mapped_column(str_enum(CodeSet, "code_set"))
+    # Copied out of the document so set-based SQL (the nightly scan) can join on them.
     threshold_percent: Mapped[float]
     minimum_sessions: Mapped[int]
     # The whole validated document, so later stages read the policy as it was loaded.
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     sha256: Mapped[str] = mapped_column(String(64))
+
+    @property
+    def threshold_inclusive(self) -> bool:
+        """True where reaching the threshold is already a concern (statutory "at or below")."""
+        return self.document["attendance"]["threshold_rule"] == "at_or_below"
 
     def __repr__(self) -> str:
         return f"<Policy {self.key}>"

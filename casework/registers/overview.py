@@ -134,7 +134,6 @@ def programme_overview(as_at: date) -> list[ProgrammeOverview]:
     for programme, policy in db.session.execute(
         select(Programme, Policy).join(Policy).order_by(Programme.title, Programme.code)
     ):
-        attendance = policy.document.get("attendance", {})
         programmes[programme.id] = ProgrammeOverview(
             programme_id=programme.id,
             code=programme.code,
@@ -143,7 +142,7 @@ def programme_overview(as_at: date) -> list[ProgrammeOverview]:
             provider=policy.provider,
             policy_title=policy.title,
             threshold_percent=policy.threshold_percent,
-            threshold_inclusive=attendance.get("threshold_rule") == "at_or_below",
+            threshold_inclusive=policy.threshold_inclusive,
             minimum_sessions=policy.minimum_sessions,
             learners=(),
         )

@@ -6,12 +6,12 @@ from datetime import date
 
 from flask import Blueprint, render_template
 
+from casework.registers.overview import programme_overview
+
 bp = Blueprint("overview", __name__)
 
 
 @bp.get("/")
 def index():
-    from casework.registers.overview import programme_overview
-
     today = date.today()
     return render_template("overview/index.html", programmes=programme_overview(today), as_at=today)
