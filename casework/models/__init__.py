@@ -1,5 +1,17 @@
 """The data model. Importing this package registers every table on ``db.metadata``."""
 
+from casework.models.cases import (
+    ActionPlan,
+    Case,
+    CaseEvent,
+    DueItem,
+    DueKind,
+    LetterJob,
+    LetterStatus,
+    Occurrence,
+    PlanReview,
+    ReviewOutcome,
+)
 from casework.models.codes import CodeSet, MarkCategory, MarkCode
 from casework.models.enrolments import (
     Enrolment,
@@ -23,23 +35,33 @@ from casework.models.staff import Role, User, UserRole
 
 __all__ = [
     "AbsenceReason",
+    "ActionPlan",
+    "Case",
+    "CaseEvent",
     "CodeSet",
     "Contact",
     "ContactKind",
     "DeliveryMode",
+    "DueItem",
+    "DueKind",
     "Enrolment",
     "EnrolmentStatus",
     "Learner",
     "LearnerAccount",
+    "LetterJob",
+    "LetterStatus",
     "Mark",
     "MarkCategory",
     "MarkChange",
     "MarkCode",
+    "Occurrence",
+    "PlanReview",
     "Policy",
     "Programme",
     "ProgrammeRole",
     "ProgrammeStaff",
     "RegisterImport",
+    "ReviewOutcome",
     "Role",
     "Session",
     "SessionKind",

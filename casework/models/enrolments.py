@@ -50,6 +50,8 @@ class Enrolment(db.Model):
     # On roll at a main school and attending here part of the week (supplementary provision).
     is_dual_registered: Mapped[bool] = mapped_column(default=False)
     mentor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    # Set by the scan while attendance is within the policy's early-warning margin.
+    approaching_threshold_since: Mapped[date | None]
 
     learner: Mapped[Learner] = relationship(back_populates="enrolments")
     programme: Mapped[Programme] = relationship(back_populates="enrolments")

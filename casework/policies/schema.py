@@ -6,6 +6,13 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from casework.machines.workflow import (
+    FINAL_STAGES,
+    REQUIRED_EVENTS,
+    Event,
+    Stage,
+    enabled_transitions,
+)
 from casework.models.codes import CodeSet
 from casework.models.registers import AbsenceReason
 
@@ -79,6 +86,96 @@ class DeadlinesSchema(_Strict):
     rebook_one_to_one_working_days = fields.Integer(load_default=None, validate=validate.Range(1))
 
 
+ACTORS = ("scan", "tutor_mentor", "head_of_programme")
+RECIPIENTS = ("learner", "parent_carer", "parent_carer_extended", "employer", "main_school")
+LETTERS = (
+    "concern_notice",
+    "verbal_warning",
+    "fitness_to_study_plan",
+    "written_warning",
+    "updated_action_plan",
+    "panel_invitation",
+    "final_written_warning",
+    "panel_outcome",
+    "withdrawal",
+    "closing_letter",
+)
+
+
+class LetterSchema(_Strict):
+    template = fields.String(required=True, validate=validate.OneOf(LETTERS))
+    # learner; parent_carer (under contacts.parent_carer_under_age); parent_carer_extended
+    # (under contacts.parent_carer_extended_under_age); employer (apprentices); main_school
+    # (dual-registered learners)
+    to = fields.List(
+        fields.String(validate=validate.OneOf(RECIPIENTS)),
+        required=True,
+        validate=validate.Length(min=1),
+    )
+
+
+class EventSchema(_Strict):
+    label = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    roles = fields.List(
+        fields.String(validate=validate.OneOf(ACTORS)), required=True, validate=validate.Length(1)
+    )
+    letters = fields.List(fields.Nested(LetterSchema), load_default=list)
+    # Narrows the event to some of the stages it can leave (all of them by default).
+    from_stages = fields.List(fields.Enum(Stage, by_value=True), data_key="from", load_default=None)
+    # The event is the decision on a new occurrence: one must be waiting for a decision.
+    decides_occurrence = fields.Boolean(load_default=False)
+    # At least this many occurrences recorded (2 for a written warning, 3 for a panel).
+    min_occurrence = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10))
+    # The event must come with an action plan (targets, support agreed, review dates).
+    action_plan = fields.Boolean(load_default=False)
+    # Health or personal circumstances: must be recorded (fitness to study), must not be
+    # (disciplinary), or either.
+    circumstances = fields.String(
+        load_default="any", validate=validate.OneOf(["any", "required", "absent"])
+    )
+
+
+class WorkflowSchema(_Strict):
+    # Working days (England and Wales) to decide on a new occurrence.
+    decision_due_working_days = fields.Integer(required=True, validate=validate.Range(1, 60))
+    # Flag learners within this many points above the threshold (early warning).
+    early_warning_margin_percent = fields.Float(required=True, validate=validate.Range(0, 50))
+    # DOMAIN.md: a new unauthorised absence period that starts while attendance is below the
+    # threshold, counted only after the previous occurrence was decided.
+    occurrence_rule = fields.String(
+        load_default="new_absence_period", validate=validate.OneOf(["new_absence_period"])
+    )
+    stages = fields.Dict(
+        keys=fields.Enum(Stage, by_value=True),
+        values=fields.String(validate=validate.Length(min=1, max=80)),
+        required=True,
+    )
+    events = fields.Dict(
+        keys=fields.Enum(Event, by_value=True), values=fields.Nested(EventSchema), required=True
+    )
+
+    @validates_schema
+    def _consistent(self, data, **_kwargs):
+        events = data["events"]
+        missing = sorted(e.value for e in REQUIRED_EVENTS - events.keys())
+        if missing:
+            raise ValidationError(f"Every policy must enable {', '.join(missing)}.", "events")
+        transitions = enabled_transitions(
+            {e.value: spec for e, spec in events.items()}, from_key="from_stages"
+        )
+        reached = {t for _e, _s, t in transitions} | {Stage.NEW}
+        unnamed = sorted(s.value for s in reached if s not in data["stages"])
+        if unnamed:
+            raise ValidationError(f"Name these stages: {', '.join(unnamed)}.", "stages")
+        for event, spec in events.items():
+            if "scan" in spec["roles"] and event is not Event.OPEN:
+                raise ValidationError("Only open may be fired by the scan.", f"events.{event}")
+        # A stage the enabled events can enter but never leave would trap a case.
+        for stage in reached - FINAL_STAGES:
+            if not any(s == stage and t != stage for _e, s, t in transitions):
+                raise ValidationError(f"Stage {stage} has no way out.", "events")
+
+
 class PolicySchema(_Strict):
     key = fields.String(
         required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]*$", flags=re.ASCII)
@@ -94,3 +191,4 @@ class PolicySchema(_Strict):
     absence = fields.Nested(AbsenceSchema, load_default=dict)
     contacts = fields.Nested(ContactsSchema, required=True)
     deadlines = fields.Nested(DeadlinesSchema, load_default=dict)
+    workflow = fields.Nested(WorkflowSchema, required=True)

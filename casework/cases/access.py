@@ -1,0 +1,117 @@
+"""Who sees what and may act on what (DOMAIN.md, "Who sees what"), as queries and checks.
+
+Every read of cases goes through ``visible_cases``; a case outside a user's scope is reported as
+not found, never as forbidden, so its existence does not leak.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, false, or_, select
+
+from casework.cases.errors import NotFound
+from casework.extensions import db
+from casework.models import Case, Enrolment, ProgrammeRole, ProgrammeStaff, Role, User
+
+
+def _programmes(user: User, role: ProgrammeRole) -> Select:
+    return select(ProgrammeStaff.programme_id).where(
+        ProgrammeStaff.user_id == user.id, ProgrammeStaff.role == role
+    )
+
+
+def visible_cases(user: User) -> Select[tuple[Case]]:
+    """A query of the cases ``user`` may see."""
+    query = select(Case)
+    if not user.active:
+        return query.where(false())
+    if user.has_role(Role.ADMINISTRATOR):
+        return query
+    conditions = []
+    if user.has_role(Role.HEAD_OF_PROGRAMME):
+        led = select(Enrolment.id).where(
+            Enrolment.programme_id.in_(_programmes(user, ProgrammeRole.HEAD))
+        )
+        conditions.append(Case.enrolment_id.in_(led))
+    if user.has_role(Role.TUTOR_MENTOR):
+        conditions.append(
+            Case.enrolment_id.in_(select(Enrolment.id).where(Enrolment.mentor_id == user.id))
+        )
+    if user.has_role(Role.SAFEGUARDING_LEAD):
+        conditions.append(Case.safeguarding_flagged_at.is_not(None))
+    return query.where(or_(*conditions)) if conditions else query.where(false())
+
+
+def visible_enrolments(user: User) -> Select[tuple[Enrolment]]:
+    """A query of the enrolments (learners on programmes) ``user`` may see."""
+    query = select(Enrolment)
+    if not user.active:
+        return query.where(false())
+    if user.has_role(Role.ADMINISTRATOR):
+        return query
+    conditions = []
+    if user.has_role(Role.HEAD_OF_PROGRAMME):
+        conditions.append(Enrolment.programme_id.in_(_programmes(user, ProgrammeRole.HEAD)))
+    if user.has_role(Role.ADMINISTRATION_OFFICER):
+        conditions.append(
+            Enrolment.programme_id.in_(_programmes(user, ProgrammeRole.ADMINISTRATION))
+        )
+    if user.has_role(Role.TUTOR_MENTOR):
+        conditions.append(Enrolment.mentor_id == user.id)
+    if user.has_role(Role.SAFEGUARDING_LEAD):
+        flagged = select(Case.enrolment_id).where(Case.safeguarding_flagged_at.is_not(None))
+        conditions.append(Enrolment.id.in_(flagged))
+    return query.where(or_(*conditions)) if conditions else query.where(false())
+
+
+def case_for(user: User, case_id: int, *, for_update: bool = False) -> Case:
+    query = visible_cases(user).where(Case.id == case_id)
+    if for_update:
+        query = query.with_for_update()
+    case = db.session.scalars(query).one_or_none()
+    if case is None:
+        raise NotFound(f"There is no case {case_id}.")
+    return case
+
+
+def enrolment_for(user: User, enrolment_id: int) -> Enrolment:
+    enrolment = db.session.scalars(
+        visible_enrolments(user).where(Enrolment.id == enrolment_id)
+    ).one_or_none()
+    if enrolment is None:
+        raise NotFound(f"There is no enrolment {enrolment_id}.")
+    return enrolment
+
+
+def case_roles(user: User | None, enrolment: Enrolment) -> frozenset[str]:
+    """The parts ``user`` plays in a case on ``enrolment``: what policy event roles name.
+
+    None is the nightly scan. An administrator has none: no case decisions (DOMAIN.md).
+    """
+    if user is None:
+        return frozenset({"scan"})
+    if not user.active:
+        return frozenset()
+    roles = set()
+    if user.has_role(Role.TUTOR_MENTOR) and enrolment.mentor_id == user.id:
+        roles.add("tutor_mentor")
+    if user.has_role(Role.HEAD_OF_PROGRAMME):
+        heads = db.session.scalar(
+            select(ProgrammeStaff.user_id).where(
+                ProgrammeStaff.programme_id == enrolment.programme_id,
+                ProgrammeStaff.user_id == user.id,
+                ProgrammeStaff.role == ProgrammeRole.HEAD,
+            )
+        )
+        if heads is not None:
+            roles.add("head_of_programme")
+    return frozenset(roles)
+
+
+def works_on(user: User | None, case: Case) -> bool:
+    """The case's mentor or head of programme: the people working on it."""
+    return bool(case_roles(user, case.enrolment) - {"scan"})
+
+
+def may_see_circumstances(user: User, case: Case) -> bool:
+    """Special-category data: only those working on the case and the safeguarding lead."""
+    return works_on(user, case) or (user.active and user.has_role(Role.SAFEGUARDING_LEAD))

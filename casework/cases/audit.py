@@ -1,0 +1,192 @@
+"""The audit trail: an append-only chain of events per case, each hashed over its canonical
+content and the previous event's hash, so an edited, removed or reordered event shows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from casework.extensions import db
+from casework.models import Case, CaseEvent, User
+from casework.models.types import utcnow
+
+
+def canonical(fields: dict[str, Any]) -> bytes:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_hash(
+    *,
+    case_id: int,
+    seq: int,
+    name: str,
+    from_state: str | None,
+    to_state: str | None,
+    actor_id: int | None,
+    actor_label: str,
+    occurred_at: datetime,
+    note: str,
+    data: dict[str, Any],
+    prev_hash: str | None,
+) -> str:
+    content = {
+        "case_id": case_id,
+        "seq": seq,
+        "name": name,
+        "from": from_state,
+        "to": to_state,
+        "actor_id": actor_id,
+        "actor": actor_label,
+        # Microseconds dropped: not every database keeps them.
+        "at": occurred_at.replace(microsecond=0).isoformat(),
+        "note": note,
+        "data": data,
+        "prev": prev_hash,
+    }
+    return hashlib.sha256(canonical(content)).hexdigest()
+
+
+def actor_label(actor: User | None) -> str:
+    return "scan" if actor is None else f"{actor.name} <{actor.email}>"
+
+
+def append_event(
+    case: Case,
+    name: str,
+    *,
+    actor: User | None,
+    from_state: str | None,
+    to_state: str | None,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> CaseEvent:
+    """Add the case's next audit event and move its chain head (the caller commits)."""
+    data = data or {}
+    occurred_at = (at or utcnow()).replace(microsecond=0)
+    seq = case.event_count + 1
+    label = actor_label(actor)
+    digest = event_hash(
+        case_id=case.id,
+        seq=seq,
+        name=name,
+        from_state=from_state,
+        to_state=to_state,
+        actor_id=actor.id if actor else None,
+        actor_label=label,
+        occurred_at=occurred_at,
+        note=note,
+        data=data,
+        prev_hash=case.audit_head,
+    )
+    event = CaseEvent(
+        case_id=case.id,
+        seq=seq,
+        name=name,
+        from_state=from_state,
+        to_state=to_state,
+        actor_id=actor.id if actor else None,
+        actor_label=label,
+        occurred_at=occurred_at,
+        note=note,
+        data=data,
+        prev_hash=case.audit_head,
+        hash=digest,
+    )
+    db.session.add(event)
+    case.event_count = seq
+    case.audit_head = digest
+    db.session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    case_id: int
+    event_id: int | None
+    seq: int | None
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"event {self.event_id} (number {self.seq})" if self.event_id else "its end"
+        return f"case {self.case_id}: {where}: {self.problem}"
+
+
+def _row_hash(row: CaseEvent) -> str:
+    return event_hash(
+        case_id=row.case_id,
+        seq=row.seq,
+        name=row.name,
+        from_state=row.from_state,
+        to_state=row.to_state,
+        actor_id=row.actor_id,
+        actor_label=row.actor_label,
+        occurred_at=row.occurred_at,
+        note=row.note,
+        data=row.data,
+        prev_hash=row.prev_hash,
+    )
+
+
+def verify_chains(batch: int = 2000) -> Iterator[ChainProblem]:
+    """Walk every case's chain in order; yield the first broken event of each broken chain."""
+    heads: dict[int, str | None] = {}
+    counts: dict[int, int] = {}
+    for case_id, head, count in db.session.execute(
+        select(Case.id, Case.audit_head, Case.event_count)
+    ):
+        heads[case_id], counts[case_id] = head, count
+    query = (
+        select(CaseEvent)
+        .order_by(CaseEvent.case_id, CaseEvent.seq, CaseEvent.id)
+        .execution_options(yield_per=batch)
+    )
+    current: int | None = None
+    prev: str | None = None
+    expected_seq = 1
+    broken = False
+    seen: set[int] = set()
+
+    def finish(case_id: int) -> ChainProblem | None:
+        if broken:
+            return None
+        if prev != heads.get(case_id) or expected_seq - 1 != counts.get(case_id):
+            return ChainProblem(
+                case_id,
+                None,
+                None,
+                "the chain does not end where the case says: an event "
+                "after the last one shown was removed, or the last one was altered",
+            )
+        return None
+
+    for row in db.session.scalars(query):
+        if row.case_id != current:
+            if current is not None and (p := finish(current)):
+                yield p
+            current, prev, expected_seq, broken = row.case_id, None, 1, False
+            seen.add(row.case_id)
+        if broken:
+            continue
+        problem = None
+        if row.seq != expected_seq:
+            problem = f"expected event number {expected_seq}: one was removed or reordered"
+        elif row.prev_hash != prev:
+            problem = "it does not follow the event before it (removed or reordered)"
+        elif _row_hash(row) != row.hash:
+            problem = "its content was altered"
+        if problem:
+            broken = True
+            yield ChainProblem(row.case_id, row.id, row.seq, problem)
+        prev, expected_seq = row.hash, expected_seq + 1
+    if current is not None and (p := finish(current)):
+        yield p
+    for case_id, head in heads.items():
+        if case_id not in seen and head is not None:
+            yield ChainProblem(case_id, None, None, "every event is missing")

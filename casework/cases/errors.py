@@ -1,0 +1,57 @@
+"""Domain errors of the case service. Each has a stable ``kind`` that the API and pages map to
+their own responses; the message is written for a member of staff."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class CaseError(Exception):
+    kind: ClassVar[str] = "case_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFound(CaseError):
+    """No such case, or one outside the user's scope: the two look the same on purpose."""
+
+    kind = "not_found"
+
+
+class NotAllowed(CaseError):
+    """The event cannot happen from the case's stage under its policy."""
+
+    kind = "not_allowed"
+
+    def __init__(self, message: str, *, allowed: list[str]) -> None:
+        super().__init__(message, allowed=allowed)
+        self.allowed = allowed
+
+
+class Forbidden(CaseError):
+    kind = "forbidden"
+
+
+class GuardFailed(CaseError):
+    kind = "guard_failed"
+
+
+class InvalidData(CaseError):
+    kind = "invalid_data"
+
+    def __init__(self, message: str, *, errors: dict[str, Any]) -> None:
+        super().__init__(message, errors=errors)
+        self.errors = errors
+
+
+class Stale(CaseError):
+    """The case changed since the user loaded it."""
+
+    kind = "stale"
+
+    def __init__(self, message: str, *, current_version: int) -> None:
+        super().__init__(message, current_version=current_version)
+        self.current_version = current_version

@@ -1,0 +1,62 @@
+"""Which letters an event calls for, and to whom: recorded as jobs for the correspondence
+module to render after the event's transaction commits."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from casework.extensions import db
+from casework.models import Case, CaseEvent, ContactKind, LetterJob
+
+
+def recipients(case: Case, kinds: list[str], today: date) -> list[tuple[str, str, int | None]]:
+    """(recipient kind, key, contact id) for each person a letter goes to, without repeats."""
+    enrolment = case.enrolment
+    learner = enrolment.learner
+    contacts_rules = case.policy.document["contacts"]
+    age = learner.age_on(today)
+    out: dict[str, tuple[str, str, int | None]] = {}
+
+    def contacts_of(kind: ContactKind, recipient_kind: str) -> None:
+        for contact in learner.contacts:
+            if contact.kind == kind and contact.receives_letters:
+                out.setdefault(f"contact:{contact.id}", (recipient_kind, "", contact.id))
+
+    for kind in kinds:
+        if kind == "learner":
+            out.setdefault("learner", ("learner", "", None))
+        elif kind in ("parent_carer", "parent_carer_extended"):
+            limit = contacts_rules["parent_carer_under_age"]
+            if kind == "parent_carer_extended":
+                limit = contacts_rules.get("parent_carer_extended_under_age") or limit
+            if age < limit:
+                contacts_of(ContactKind.PARENT_CARER, "parent_carer")
+        elif kind == "employer" and enrolment.is_apprentice and contacts_rules["employer_letters"]:
+            contacts_of(ContactKind.EMPLOYER, "employer")
+        elif (
+            kind == "main_school"
+            and enrolment.is_dual_registered
+            and contacts_rules["main_school_letters"]
+        ):
+            contacts_of(ContactKind.MAIN_SCHOOL, "main_school")
+    return [(kind, key, contact_id) for key, (kind, _unused, contact_id) in out.items()]
+
+
+def record_letter_jobs(
+    case: Case, event: CaseEvent, spec: dict[str, Any], today: date
+) -> list[LetterJob]:
+    jobs = []
+    for letter in spec.get("letters", []):
+        for kind, key, contact_id in recipients(case, letter["to"], today):
+            job = LetterJob(
+                case_id=case.id,
+                event_id=event.id,
+                template=letter["template"],
+                recipient_kind=kind,
+                recipient_key=key,
+                contact_id=contact_id,
+            )
+            db.session.add(job)
+            jobs.append(job)
+    return jobs

@@ -1,0 +1,1 @@
+"""State machines: the attendance-concern workflow, configured per policy."""
