@@ -175,6 +175,47 @@ def _note_error(actor: User | None, note: str) -> dict[str, list[str]] | None:
     return None
 
 
+def open_by_scan(enrolment: Enrolment, judgement: Judgement, period, today: date) -> Case:
+    """The scan's own way in: figures already computed in bulk, no scope to check."""
+    case = Case(
+        enrolment=enrolment,
+        policy=enrolment.programme.policy,
+        opened_on=today,
+        occurrence_count=0,
+        event_count=0,
+    )
+    note = f"The nightly scan found attendance at {judgement.percent:.1f}%, {judgement.words}."
+    _transition(
+        case, None, Event.OPEN.value, note, {}, today, judgement=judgement, absence_period=period
+    )
+    return case
+
+
+def occurrence_by_scan(case: Case, judgement: Judgement, period, today: date) -> None:
+    """A new absence period while below the threshold, after the last one was decided."""
+    now = utcnow()
+    occurrence = record_occurrence(case, today, judgement.percent, period)
+    append_event(
+        case,
+        Change.RECORD_OCCURRENCE,
+        actor=None,
+        from_state=case.state,
+        to_state=case.state,
+        note=(
+            f"Occurrence {occurrence.number}: a new absence period began on "
+            f"{period.started_at:%d %B %Y} with attendance at {judgement.percent:.1f}%, "
+            f"{judgement.words}."
+        ),
+        data={
+            "occurrence": occurrence.number,
+            "absence_started_at": period.started_at.isoformat(),
+            "attendance_percent": judgement.percent,
+            "decision_due_on": occurrence.decision_due_on.isoformat(),
+        },
+        at=now,
+    )
+
+
 def _allowed(machine: CaseMachine) -> list[str]:
     return [e.id for e in machine.allowed_events]
 

@@ -11,6 +11,7 @@ from casework.models.cases import (
     Occurrence,
     PlanReview,
     ReviewOutcome,
+    ScanRun,
 )
 from casework.models.codes import CodeSet, MarkCategory, MarkCode
 from casework.models.enrolments import (
@@ -63,6 +64,7 @@ __all__ = [
     "RegisterImport",
     "ReviewOutcome",
     "Role",
+    "ScanRun",
     "Session",
     "SessionKind",
     "User",

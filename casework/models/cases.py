@@ -225,3 +225,16 @@ class LetterJob(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ScanRun(db.Model):
+    """One run of the nightly scan: what it found and did. Its row is written first, so two
+    runs at once queue behind each other's write lock instead of racing."""
+
+    __tablename__ = "scan_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    as_at: Mapped[date] = mapped_column(index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

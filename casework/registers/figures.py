@@ -92,8 +92,9 @@ def _effective_category(code_category, minutes_late, close_minutes) -> ColumnEle
     )
 
 
-def _counted_marks(as_at: date, since: date | None, enrolment_ids: Iterable[int] | None):
-    """One row per mark in scope: enrolment, session start, session id, effective category."""
+def counted_marks(as_at: date, since: date | None, enrolment_ids: Iterable[int] | None):
+    """One row per mark in scope: enrolment, mark, session, its start, effective category,
+    absence reason and evidence."""
     session = (
         select(
             Session.id,
@@ -112,6 +113,8 @@ def _counted_marks(as_at: date, since: date | None, enrolment_ids: Iterable[int]
             session.c.id.label("session_id"),
             session.c.starts_at,
             category.label("category"),
+            Mark.absence_reason.label("reason"),
+            Mark.evidence_ref.label("evidence"),
         )
         .join(session, session.c.id == Mark.session_id)
         .join(MarkCode, MarkCode.id == Mark.code_id)
@@ -141,7 +144,7 @@ def attendance_figures(
     Enrolments without a counted mark get all-zero figures.
     """
     ids = None if enrolment_ids is None else sorted(set(enrolment_ids))
-    marks = _counted_marks(as_at, since, ids).subquery("m")
+    marks = counted_marks(as_at, since, ids).subquery("m")
     cat = marks.c.category
     totals = select(
         marks.c.enrolment_id,
@@ -180,7 +183,7 @@ def _absence_periods(
 ) -> Iterator[tuple[int, AbsencePeriod]]:
     """The current absence period of each enrolment known to have one (a small minority)."""
     for start in range(0, len(ids), _PERIOD_CHUNK):
-        marks = _counted_marks(as_at, since, ids[start : start + _PERIOD_CHUNK]).subquery("m")
+        marks = counted_marks(as_at, since, ids[start : start + _PERIOD_CHUNK]).subquery("m")
         by_enrolment = {"partition_by": marks.c.enrolment_id}
         with_break = select(
             marks,

@@ -260,7 +260,21 @@ def upgrade():
         batch_op.add_column(sa.Column("approaching_threshold_since", sa.Date(), nullable=True))
 
 
+    op.create_table(
+        "scan_run",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("as_at", sa.Date(), nullable=False),
+        sa.Column("started_at", UTCDateTime(), nullable=False),
+        sa.Column("finished_at", UTCDateTime(), nullable=True),
+        sa.Column("report", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_scan_run")),
+    )
+    with op.batch_alter_table("scan_run", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_scan_run_as_at"), ["as_at"], unique=False)
+
+
 def downgrade():
+    op.drop_table("scan_run")
     with op.batch_alter_table("enrolment", schema=None) as batch_op:
         batch_op.drop_column("approaching_threshold_since")
 

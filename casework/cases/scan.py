@@ -1,0 +1,423 @@
+"""The nightly scan: every active enrolment judged against its policy as at a date.
+
+Set-based: attendance figures for all enrolments come from one aggregate query per policy
+window, new absence periods and illness runs from window-function queries; only what changes is
+written. Idempotent (a second run for the same date finds nothing new) and serialised: the run's
+own row is written first, which takes the database's write lock (SQLite) and, on PostgreSQL, an
+advisory lock, so two runs at once cannot both open the same case.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case as sql_case
+from sqlalchemy import func, or_, select, text, update
+from sqlalchemy.orm import selectinload
+
+from casework.cases import service
+from casework.cases.thresholds import Judgement, judge, window_start
+from casework.extensions import db
+from casework.models import (
+    Case,
+    DueItem,
+    DueKind,
+    Enrolment,
+    EnrolmentStatus,
+    Learner,
+    MarkCategory,
+    Occurrence,
+    Policy,
+    Programme,
+    ScanRun,
+    Session,
+    SessionKind,
+)
+from casework.models.types import utcnow
+from casework.registers.figures import AbsencePeriod, AttendanceFigures, attendance_figures
+from casework.registers.figures import counted_marks as _marks
+from casework.sqlfuncs import date_of
+from casework.workdays import add_working_days
+
+LOCAL = ZoneInfo("Europe/London")  # sessions are kept in local time
+_CHUNK = 500
+_UNAUTHORISED = MarkCategory.UNAUTHORISED.value
+
+
+@dataclass
+class ScanReport:
+    as_at: str
+    evaluated: int = 0
+    too_few_sessions: int = 0
+    below_threshold: int = 0
+    cases_opened: list[int] = field(default_factory=list)
+    occurrences_recorded: list[int] = field(default_factory=list)
+    decisions_due: int = 0
+    items_marked_overdue: int = 0
+    approaching_flagged: int = 0
+    approaching_cleared: int = 0
+    rebook_items: int = 0
+    medical_certificate_items: int = 0
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(
+            self.cases_opened
+            or self.occurrences_recorded
+            or self.items_marked_overdue
+            or self.approaching_flagged
+            or self.approaching_cleared
+            or self.rebook_items
+            or self.medical_certificate_items
+        )
+
+    def lines(self) -> list[str]:
+        return [
+            f"Scan as at {self.as_at}: {self.evaluated} active enrolments evaluated "
+            f"({self.too_few_sessions} with too few sessions to judge).",
+            f"Below threshold: {self.below_threshold}; cases opened: {len(self.cases_opened)}; "
+            f"new occurrences: {len(self.occurrences_recorded)}.",
+            f"Decisions waiting: {self.decisions_due}; items newly overdue: "
+            f"{self.items_marked_overdue}.",
+            f"Approaching the threshold: {self.approaching_flagged} newly flagged, "
+            f"{self.approaching_cleared} cleared.",
+            f"Missed 1-2-1s to rebook: {self.rebook_items}; medical certificates needed: "
+            f"{self.medical_certificate_items}.",
+        ]
+
+
+def run_scan(as_at: date) -> ScanReport:
+    """Scan every active enrolment as at the end of ``as_at``; commits once."""
+    report = ScanReport(as_at=as_at.isoformat())
+    try:
+        _lock()
+        run = ScanRun(as_at=as_at)
+        db.session.add(run)
+        db.session.flush()  # the write that queues a second SQLite scan behind this one
+        _scan(as_at, report)
+        run.finished_at = utcnow()
+        run.report = asdict(report)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return report
+
+
+def _lock() -> None:
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('casework-scan'))"))
+
+
+def _active(as_at: date):
+    return (
+        select(Enrolment.id, Programme.policy_id)
+        .join(Programme, Programme.id == Enrolment.programme_id)
+        .where(Enrolment.status == EnrolmentStatus.ACTIVE)
+        .where(Enrolment.start_date <= as_at)
+        .where(or_(Enrolment.end_date.is_(None), Enrolment.end_date >= as_at))
+    )
+
+
+def _scan(as_at: date, report: ScanReport) -> None:
+    by_policy: dict[int, list[int]] = defaultdict(list)
+    for enrolment_id, policy_id in db.session.execute(_active(as_at)):
+        by_policy[policy_id].append(enrolment_id)
+    policies = {p.id: p for p in db.session.scalars(select(Policy))}
+    # Policies sharing a window share one figures query.
+    by_window: dict[date, list[int]] = defaultdict(list)
+    for policy_id in by_policy:
+        by_window[window_start(policies[policy_id].document, as_at)].append(policy_id)
+    figures: dict[int, AttendanceFigures] = {}
+    since_of: dict[int, date] = {}
+    for since, policy_ids in by_window.items():
+        ids = [e for p in policy_ids for e in by_policy[p]]
+        whole = len(by_window) == 1
+        found = attendance_figures(as_at, since=since, enrolment_ids=None if whole else ids)
+        for eid in ids:
+            figures[eid] = found[eid]
+            since_of[eid] = since
+
+    judgements: dict[int, Judgement] = {}
+    policy_of: dict[int, Any] = {}
+    for policy_id, ids in by_policy.items():
+        document = policies[policy_id].document
+        for eid in ids:
+            judgements[eid] = judge(document, figures[eid])
+            policy_of[eid] = policies[policy_id]
+    report.evaluated = len(judgements)
+    report.too_few_sessions = sum(not j.evaluable for j in judgements.values())
+    below = {eid for eid, j in judgements.items() if j.below}
+    report.below_threshold = len(below)
+
+    open_cases = {
+        c.enrolment_id: c for c in db.session.scalars(select(Case).where(Case.ended_at.is_(None)))
+    }
+    _open_cases(as_at, report, below - open_cases.keys(), judgements, figures)
+    _occurrences(as_at, report, open_cases, below, judgements, since_of)
+    _approaching(as_at, report, judgements, open_cases)
+    _rebook(as_at, report, by_policy, policies, since_of)
+    _medical(as_at, report, by_policy, policies, since_of)
+    _overdue(as_at, report)
+
+
+def _open_cases(as_at, report, to_open, judgements, figures) -> None:
+    ids = sorted(to_open)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = db.session.scalars(
+            select(Enrolment)
+            .where(Enrolment.id.in_(ids[start : start + _CHUNK]))
+            .options(
+                selectinload(Enrolment.learner).selectinload(Learner.contacts),
+                selectinload(Enrolment.programme).selectinload(Programme.policy),
+            )
+        ).all()
+        for enrolment in chunk:
+            case = service.open_by_scan(
+                enrolment, judgements[enrolment.id], figures[enrolment.id].absence_period, as_at
+            )
+            report.cases_opened.append(case.id)
+
+
+def _occurrences(as_at, report, open_cases, below, judgements, since_of) -> None:
+    """Cases waiting for no decision whose learner, still below, began a new absence period
+    after the last decision."""
+    decided_at: dict[int, datetime] = {}
+    candidates = [c for eid, c in open_cases.items() if eid in below and c.decision_due_on is None]
+    if not candidates:
+        return
+    case_ids = [c.id for c in candidates]
+    for case_id, decided in db.session.execute(
+        select(Occurrence.case_id, func.max(Occurrence.decided_at))
+        .where(Occurrence.case_id.in_(case_ids))
+        .group_by(Occurrence.case_id)
+    ):
+        if decided is not None:
+            decided_at[case_id] = decided.astimezone(LOCAL).replace(tzinfo=None)
+    by_enrolment = {c.enrolment_id: c for c in candidates if c.id in decided_at}
+    starts = _new_period_starts(as_at, by_enrolment, decided_at, since_of)
+    for eid, (mark_id, started_at, sessions) in sorted(starts.items()):
+        case = by_enrolment[eid]
+        period = AbsencePeriod(sessions, mark_id, started_at)
+        service.occurrence_by_scan(case, judgements[eid], period, as_at)
+        report.occurrences_recorded.append(case.id)
+
+
+def _new_period_starts(as_at, by_enrolment, decided_at, since_of):
+    """enrolment -> (first mark, start, sessions so far) of its first absence period that began
+    after its case's last decision."""
+    out: dict[int, tuple[int, datetime, int]] = {}
+    ids = sorted(by_enrolment)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        since = min(since_of[e] for e in chunk)
+        cutoff = min(decided_at[by_enrolment[e].id] for e in chunk)
+        marks = _marks(as_at, since, chunk).subquery("m")
+        counted = (
+            select(
+                marks.c.enrolment_id,
+                marks.c.mark_id,
+                marks.c.starts_at,
+                marks.c.category,
+                func.lag(marks.c.category)
+                .over(
+                    partition_by=marks.c.enrolment_id,
+                    order_by=(marks.c.starts_at, marks.c.session_id),
+                )
+                .label("previous"),
+            )
+            .where(marks.c.category != MarkCategory.NOT_COUNTED.value)
+            .subquery("c")
+        )
+        rows = db.session.execute(
+            select(
+                counted.c.enrolment_id,
+                counted.c.mark_id,
+                counted.c.starts_at,
+                counted.c.category,
+                counted.c.previous,
+            )
+            .where(counted.c.starts_at > cutoff)
+            .order_by(counted.c.enrolment_id, counted.c.starts_at)
+        )
+        current: dict[int, list[Any]] = {}
+        for eid, mark_id, starts_at, category, previous in rows:
+            if eid in out:
+                continue
+            after = starts_at > decided_at[by_enrolment[eid].id]
+            if eid in current:
+                if category == _UNAUTHORISED:
+                    current[eid][2] += 1
+                    continue
+                out[eid] = tuple(current.pop(eid))  # type: ignore[assignment]
+                continue
+            if after and category == _UNAUTHORISED and previous != _UNAUTHORISED:
+                current[eid] = [mark_id, starts_at, 1]
+        for eid, values in current.items():
+            out.setdefault(eid, tuple(values))  # type: ignore[arg-type]
+    return out
+
+
+def _approaching(as_at, report, judgements, open_cases) -> None:
+    flagged = set(
+        db.session.scalars(
+            select(Enrolment.id).where(Enrolment.approaching_threshold_since.is_not(None))
+        )
+    )
+    wanted = {eid for eid, j in judgements.items() if j.approaching and eid not in open_cases}
+    to_flag, to_clear = sorted(wanted - flagged), sorted(flagged - wanted)
+    for ids, value in ((to_flag, as_at), (to_clear, None)):
+        for start in range(0, len(ids), _CHUNK):
+            db.session.execute(
+                update(Enrolment)
+                .where(Enrolment.id.in_(ids[start : start + _CHUNK]))
+                .values(approaching_threshold_since=value)
+                .execution_options(synchronize_session=False)
+            )
+    report.approaching_flagged, report.approaching_cleared = len(to_flag), len(to_clear)
+
+
+def _existing_keys(kind: DueKind) -> set[tuple[int, str]]:
+    return set(
+        db.session.execute(
+            select(DueItem.enrolment_id, DueItem.source_key).where(DueItem.kind == kind)
+        ).all()
+    )
+
+
+def _case_ids() -> dict[int, int]:
+    return dict(
+        db.session.execute(select(Case.enrolment_id, Case.id).where(Case.ended_at.is_(None))).all()
+    )
+
+
+def _rebook(as_at, report, by_policy, policies, since_of) -> None:
+    """Each unauthorised absence from a 1-2-1 is to be rebooked within the policy's days."""
+    rows = []
+    for policy_id, ids in by_policy.items():
+        days = policies[policy_id].document["deadlines"].get("rebook_one_to_one_working_days")
+        if not days or not ids:
+            continue
+        since = min(since_of[e] for e in ids)
+        whole = len(by_policy) == 1
+        marks = _marks(as_at, since, None if whole else ids).subquery("m")
+        query = (
+            select(marks.c.enrolment_id, marks.c.mark_id, marks.c.starts_at)
+            .join(Session, Session.id == marks.c.session_id)
+            .where(Session.kind == SessionKind.ONE_TO_ONE, marks.c.category == _UNAUTHORISED)
+        )
+        rows += [(eid, mid, at, days) for eid, mid, at in db.session.execute(query)]
+    if not rows:
+        return
+    existing = _existing_keys(DueKind.REBOOK_ONE_TO_ONE)
+    cases = _case_ids()
+    new = []
+    for eid, mark_id, starts_at, days in rows:
+        key = f"mark:{mark_id}"
+        if (eid, key) in existing:
+            continue
+        new.append(
+            {
+                "enrolment_id": eid,
+                "case_id": cases.get(eid),
+                "kind": DueKind.REBOOK_ONE_TO_ONE,
+                "source_key": key,
+                "description": f"Rebook the 1-2-1 missed on {starts_at:%d %B %Y}",
+                "due_on": add_working_days(starts_at.date(), days),
+            }
+        )
+    if new:
+        db.session.execute(DueItem.__table__.insert(), new)
+    report.rebook_items = len(new)
+
+
+def _medical(as_at, report, by_policy, policies, since_of) -> None:
+    """Illness runs (consecutive counted marks with the reason illness) longer than the
+    policy's days, with no evidence recorded, need a medical certificate."""
+    runs = []
+    for policy_id, ids in by_policy.items():
+        days = policies[policy_id].document["absence"].get("medical_certificate_after_days")
+        if not days or not ids:
+            continue
+        since = min(since_of[e] for e in ids)
+        whole = len(by_policy) == 1
+        marks = _marks(as_at, since, None if whole else ids).subquery("m")
+        ill = (marks.c.category == MarkCategory.AUTHORISED.value) & (marks.c.reason == "illness")
+        grouped = (
+            select(
+                marks.c.enrolment_id,
+                marks.c.mark_id,
+                marks.c.starts_at,
+                marks.c.evidence,
+                ill.label("ill"),
+                func.sum(sql_case((ill, 0), else_=1))
+                .over(
+                    partition_by=marks.c.enrolment_id,
+                    order_by=(marks.c.starts_at, marks.c.session_id),
+                )
+                .label("run"),
+            )
+            .where(marks.c.category != MarkCategory.NOT_COUNTED.value)
+            .subquery("g")
+        )
+        query = (
+            select(
+                grouped.c.enrolment_id,
+                func.min(grouped.c.mark_id),
+                func.min(date_of(grouped.c.starts_at)),
+                func.max(date_of(grouped.c.starts_at)),
+                func.count(grouped.c.evidence),
+            )
+            .where(grouped.c.ill)
+            .group_by(grouped.c.enrolment_id, grouped.c.run)
+        )
+        for eid, first_mark, first_day, last_day, evidenced in db.session.execute(query):
+            first_day, last_day = _as_date(first_day), _as_date(last_day)
+            if (last_day - first_day).days + 1 > days and not evidenced:
+                runs.append((eid, first_mark, first_day, last_day, days))
+    if not runs:
+        return
+    existing = _existing_keys(DueKind.MEDICAL_CERTIFICATE)
+    cases = _case_ids()
+    new = []
+    for eid, first_mark, first_day, _last_day, days in runs:
+        key = f"illness:{first_mark}"
+        if (eid, key) in existing:
+            continue
+        new.append(
+            {
+                "enrolment_id": eid,
+                "case_id": cases.get(eid),
+                "kind": DueKind.MEDICAL_CERTIFICATE,
+                "source_key": key,
+                "description": (
+                    f"Medical certificate for illness from {first_day:%d %B %Y} "
+                    f"(more than {days} days)"
+                ),
+                "due_on": first_day + timedelta(days=days),
+            }
+        )
+    if new:
+        db.session.execute(DueItem.__table__.insert(), new)
+    report.medical_certificate_items = len(new)
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _overdue(as_at, report) -> None:
+    result = db.session.execute(
+        update(DueItem)
+        .where(DueItem.done_at.is_(None), DueItem.overdue_since.is_(None), DueItem.due_on < as_at)
+        .values(overdue_since=as_at)
+        .execution_options(synchronize_session=False)
+    )
+    report.items_marked_overdue = result.rowcount
+    report.decisions_due = db.session.scalar(
+        select(func.count()).select_from(Case).where(Case.decision_due_on.is_not(None))
+    )
