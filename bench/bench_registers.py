@@ -9,7 +9,9 @@ learners x sessions marks in memory, then times:
 2. ``import_register`` of the file into the emptied table (same indexes, triggers and constraints);
 3. ``import_register`` of the same file again (nothing changes);
 4. ``attendance_figures`` for every enrolment, against one hand-written aggregate query run through
-   the driver and fetched in full.
+   the driver and fetched in full;
+5. the nightly scan (``run_scan``) as at the last session's day, then again for the same day
+   (it must change nothing), and ``verify_chains`` over the audit trail the scan wrote.
 
 Usage: python bench/bench_registers.py --database sqlite|postgresql [--learners N --sessions M]
 See bench/README.md.
@@ -35,20 +37,25 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, insert, select, text
+from sqlalchemy import DateTime, func, insert, select, text
 
 from casework import create_app
+from casework.cases import scan as scan_module
+from casework.cases.audit import verify_chains
+from casework.cases.scan import ScanReport, run_scan
 from casework.database import reset_database
 from casework.extensions import db
 from casework.models import (
     CodeSet,
     DeliveryMode,
+    DueItem,
+    DueKind,
     Enrolment,
     EnrolmentStatus,
     Learner,
@@ -369,6 +376,15 @@ IMPORT_PHASES = {
     "_upsert_postgresql": "upsert",
 }
 FIGURES_PHASES = {"_absence_periods": "absence periods"}
+SCAN_PHASES = {
+    "attendance_figures": "figures",
+    "_open_cases": "open cases",
+    "_occurrences": "occurrences",
+    "_approaching": "early warnings",
+    "_rebook": "rebook items",
+    "_medical": "medical certificate items",
+    "_overdue": "overdue",
+}
 
 
 @dataclass
@@ -425,8 +441,11 @@ def empty_marks(dialect: str) -> None:
     db.session.remove()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         if dialect == "postgresql":
+            # occurrence refers to mark, so PostgreSQL truncates them together; it is empty here
+            # (no scan has run yet), which this checks rather than trusts.
+            assert connection.exec_driver_sql("SELECT count(*) FROM occurrence").scalar() == 0
             connection.exec_driver_sql(
-                "TRUNCATE mark_change, mark, register_import RESTART IDENTITY"
+                "TRUNCATE occurrence, mark_change, mark, register_import RESTART IDENTITY"
             )
         else:
             for name in ("mark_change", "mark", "register_import"):
@@ -588,6 +607,105 @@ def run_figures(as_at: date) -> dict[int, Any]:
         db.session.remove()
 
 
+# The tables the scan leaves alone by design (and the biggest): left out of the state checked
+# between its two runs. scan_run gains one row a run.
+NOT_SCANNED = ("mark", "mark_change", "register_import", "scan_run")
+
+
+def scan_state() -> tuple[dict[str, int], str]:
+    """Rows per table, and a hash of the content of every table the scan may write, so that a
+    second run can be shown to change nothing in the database, not only in its report."""
+    counts: dict[str, int] = {}
+    digest = hashlib.sha256()
+    for table in db.metadata.sorted_tables:
+        counts[table.name] = db.session.scalar(select(func.count()).select_from(table)) or 0
+        if table.name in NOT_SCANNED:
+            continue
+        rows = db.session.execute(select(table).order_by(*table.primary_key.columns)).all()
+        digest.update(f"{table.name}:{rows!r}".encode())
+    db.session.remove()
+    return counts, digest.hexdigest()
+
+
+def due_items_by_kind() -> dict[str, int]:
+    found = db.session.execute(select(DueItem.kind, func.count()).group_by(DueItem.kind)).all()
+    db.session.remove()
+    by_kind = {kind.value: 0 for kind in DueKind}
+    by_kind.update({kind.value: count for kind, count in found})
+    return by_kind
+
+
+def summary(report: ScanReport) -> dict[str, Any]:
+    """The report's counts (the id lists as their lengths)."""
+    out = asdict(report)
+    for name in ("cases_opened", "occurrences_recorded"):
+        out[name] = len(out[name])
+    return out
+
+
+def timed_scan(as_at: date, label: str, profile: bool) -> tuple[Timing, ScanReport]:
+    clock = PhaseClock()
+    with clock.watching(scan_module, SCAN_PHASES), profiled(label, profile):
+        seconds, report = stopwatch(lambda: run_scan(as_at))
+    db.session.remove()  # a fresh session, as a nightly process would start with
+    phases = dict(clock.seconds)
+    phases["the rest (enrolments, judge, commit)"] = seconds - sum(phases.values())
+    return Timing(seconds, phases), report
+
+
+def scan_step(dialect: str, as_at: date, profile: bool) -> dict[str, Any]:
+    """The nightly scan twice for the same day, then the audit chains it wrote, each timed."""
+    before, _ = scan_state()
+    assert before["attendance_case"] == before["case_event"] == before["due_item"] == 0, before
+
+    say(f"nightly scan as at {as_at} (the last session's day)")
+    first, report = timed_scan(as_at, f"scan-{dialect}", profile)
+    say(f"  {first.seconds:.2f} s; " + " ".join(report.lines()))
+    say("  phases: " + ", ".join(f"{k} {v:.2f} s" for k, v in first.phases.items()))
+    assert report.changed_anything or report.below_threshold == 0, report
+    assert len(report.cases_opened) == report.below_threshold, "no case was open before"
+    counts, state = scan_state()
+    assert counts["attendance_case"] == len(report.cases_opened), counts
+    items = due_items_by_kind()
+    say(f"  rows now: {', '.join(f'{k} {v:,}' for k, v in counts.items() if k not in NOT_SCANNED)}")
+    maintain(dialect)
+
+    say(f"nightly scan as at {as_at} again (must change nothing)")
+    again, second = timed_scan(as_at, "", False)
+    say(f"  {again.seconds:.2f} s; " + " ".join(second.lines()))
+    say("  phases: " + ", ".join(f"{k} {v:.2f} s" for k, v in again.phases.items()))
+    assert not second.changed_anything, second
+    assert not second.cases_opened and not second.occurrences_recorded, second
+    assert (second.evaluated, second.below_threshold) == (report.evaluated, report.below_threshold)
+    counts_again, state_again = scan_state()
+    assert counts_again == {**counts, "scan_run": counts["scan_run"] + 1}, counts_again
+    assert state_again == state, "the second scan changed the database"
+    say("  nothing changed (report, and every table's rows but its own scan_run row)")
+    maintain(dialect)
+
+    say("verify_chains over every case's audit trail")
+    verify_seconds, problems = stopwatch(lambda: list(verify_chains()))
+    db.session.remove()
+    assert problems == [], [str(p) for p in problems[:10]]
+    say(
+        f"  {verify_seconds:.2f} s; {counts['case_event']:,} events in "
+        f"{counts['attendance_case']:,} cases, every chain intact"
+    )
+    return {
+        "scan_as_at": as_at.isoformat(),
+        "scan_seconds": first.seconds,
+        "scan_phases": first.phases,
+        "scan_report": summary(report),
+        "rescan_seconds": again.seconds,
+        "rescan_phases": again.phases,
+        "rescan_report": summary(second),
+        "rescan_changed_nothing": True,  # asserted above
+        "scan_rows": {k: v for k, v in counts.items() if k not in NOT_SCANNED},
+        "scan_due_items": items,
+        "verify_audit_seconds": verify_seconds,
+    }
+
+
 # --- the run -------------------------------------------------------------------------------------
 
 
@@ -682,6 +800,10 @@ def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
             assert [*mine, f.not_counted] == counts, (eid, mine, counts)
         periods = sum(1 for f in figures.values() if f.absence_period is not None)
         say(f"  counts agree for all {enrolments:,} enrolments; {periods:,} in an absence period")
+        del figures, raw_rows
+        maintain(dialect)
+
+        scan = scan_step(dialect, world.sessions[-1].starts_at.date(), args.profile)
 
     results.update(
         driver_seconds=driver_seconds,
@@ -694,6 +816,7 @@ def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
         figures_absence_periods_seconds=clock.seconds.get("absence periods", 0.0) / args.repeat,
         enrolments=enrolments,
         enrolments_in_absence_period=periods,
+        **scan,
     )
     return results
 
@@ -710,6 +833,7 @@ def report(r: dict[str, Any]) -> str:
     raw_best, figures_best = min(r["raw_query_seconds"]), min(r["figures_seconds"])
     speed, slowdown = import_rate / driver_rate, figures_best / raw_best
     driver_name = "sqlite3 executemany INSERT" if r["database"] == "sqlite" else "psycopg COPY"
+    first, rows = r["scan_report"], r["scan_rows"]
 
     def secs(value: float) -> str:
         return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
@@ -735,6 +859,14 @@ def report(r: dict[str, Any]) -> str:
         f"| attendance_figures, {r['enrolments']:,} enrolments | {secs(figures_best)} | "
         f"{marks / figures_best:,.0f} | {slowdown:.2f}x the raw query's time | "
         f"<= {AIM_FIGURES_TIME}x | {verdict(slowdown <= AIM_FIGURES_TIME)} |",
+        f"| nightly scan as at {r['scan_as_at']}, {first['cases_opened']:,} cases opened | "
+        f"{secs(r['scan_seconds'])} | {marks / r['scan_seconds']:,.0f} | "
+        f"{r['scan_seconds'] / figures_best:.2f}x attendance_figures' time | | |",
+        f"| nightly scan again, same day (nothing changed) | {secs(r['rescan_seconds'])} | "
+        f"{marks / r['rescan_seconds']:,.0f} | "
+        f"{r['rescan_seconds'] / figures_best:.2f}x attendance_figures' time | | |",
+        f"| verify_chains, {rows['case_event']:,} events in {rows['attendance_case']:,} cases | "
+        f"{secs(r['verify_audit_seconds'])} | | | | |",
         "",
         "Import phases (s): "
         + ", ".join(f"{k} {v:.2f}" for k, v in r["import_phases"].items())
@@ -747,6 +879,20 @@ def report(r: dict[str, Any]) -> str:
         f"{r['enrolments_in_absence_period']:,} enrolments. Raw query (all: "
         + ", ".join(f"{s:.2f}" for s in r["raw_query_seconds"])
         + f"). Peak memory of the benchmark process {r['peak_memory_mb']:,} MB.",
+        f"Scan: {first['evaluated']:,} active enrolments evaluated "
+        f"({first['too_few_sessions']:,} with too few sessions), {first['below_threshold']:,} "
+        f"below threshold, {first['cases_opened']:,} cases opened, "
+        f"{first['occurrences_recorded']:,} occurrences recorded, {first['decisions_due']:,} "
+        f"decisions due, {first['approaching_flagged']:,} early warnings flagged, "
+        f"{first['rebook_items']:,} 1-2-1 rebook items, {first['medical_certificate_items']:,} "
+        f"medical certificate items, {first['items_marked_overdue']:,} items marked overdue. "
+        "Phases (s): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in r["scan_phases"].items())
+        + ". Second run: "
+        + ("nothing changed" if r["rescan_changed_nothing"] else "**changed something**")
+        + "; phases (s): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in r["rescan_phases"].items())
+        + ".",
     ]
     return "\n".join(lines)
 
@@ -788,7 +934,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--repeat", type=int, default=5, help="figures runs (best is reported)")
     parser.add_argument(
-        "--profile", action="store_true", help="cProfile the first import and figures run"
+        "--profile",
+        action="store_true",
+        help="cProfile the first import, figures run and scan",
     )
     parser.add_argument("--no-save", action="store_true", help="do not append to bench/results/")
     parser.add_argument("--keep", action="store_true", help="keep the SQLite file")
