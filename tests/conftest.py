@@ -22,6 +22,8 @@ POSTGRESQL_ENV = "CASEWORK_TEST_POSTGRESQL_URL"
 # Reference data loaded by init-db; every other table is emptied after each test.
 KEEP_TABLES = {"mark_code", "policy", "alembic_version"}
 
+pytest_plugins = ["tests.case_fixtures"]
+
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request, tmp_path_factory) -> str:

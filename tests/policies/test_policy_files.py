@@ -137,3 +137,65 @@ def test_a_sixth_provider_needs_only_a_file(tmp_path):
     (loaded,) = load_policies(tmp_path)
     assert loaded.document["key"] == "005-new-college"
     assert len(loaded.sha256) == 64
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            (
+                '[workflow.events.close]\nlabel = "Close the case"',
+                '[workflow.events.closeX]\nlabel = "x"',
+            ),
+            "workflow.events",
+        ),
+        (
+            (
+                'convene_panel]\nlabel = "Convene a panel"\nroles = ["head_of_programme"]',
+                'convene_panel]\nlabel = "Convene a panel"\nroles = ["scan"]',
+            ),
+            "Only open may be fired by the scan",
+        ),
+        (
+            ('final_written_warning = "Final written warning"\n', ""),
+            "workflow.stages: Name these stages: final_written_warning",
+        ),
+        (
+            ('to = ["learner", "parent_carer", "employer"] }]', 'to = ["the press"] }]'),
+            "Must be one of",
+        ),
+        (
+            ("decision_due_working_days = 5", "decision_due_working_days = 0"),
+            "workflow.decision_due_working_days",
+        ),
+    ],
+)
+def test_bad_workflow_is_named(tmp_path, change, message):
+    old, new = change
+    assert old in GOOD
+    with pytest.raises(PolicyFileError, match=message):
+        load_policy_file(write(tmp_path, GOOD.replace(old, new, 1)))
+
+
+def test_a_stage_with_no_way_out_is_refused(tmp_path):
+    # Without close and withdraw a final written warning could never end.
+    text = GOOD.replace(
+        "[workflow.events.withdraw]", '[workflow.events.withdraw]\nfrom = ["disciplinary_panel"]'
+    )
+    # withdraw from final_written_warning disabled; close still ends it: valid
+    load_policy_file(write(tmp_path, text))
+    closing = 'letters = [{ template = "closing_letter"'
+    trapped = text.replace(closing, 'from = ["monitoring"]\n' + closing)
+    with pytest.raises(PolicyFileError, match="has no way out"):
+        load_policy_file(write(tmp_path, trapped))
+
+
+def test_a_sixth_provider_gets_its_own_machine_and_diagram(tmp_path):
+    from casework.machines.case import machine_class
+
+    text = GOOD.replace("003-green-labyrinth", "005-new-college").replace(
+        'verbal_warning = "Verbal warning"', 'verbal_warning = "Informal warning"'
+    )
+    (loaded,) = load_policies(write(tmp_path, text, "005.toml").parent)
+    cls = machine_class("005-new-college", loaded.sha256, loaded.document["workflow"])
+    assert "Informal warning" in f"{cls:mermaid}"
