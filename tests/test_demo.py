@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from casework.demo import DEMO_PASSWORD, DemoError, build_demo, demo_period
 from casework.extensions import db
 from casework.models import (
+    Case,
     CodeSet,
     ContactKind,
     Enrolment,
@@ -302,6 +303,10 @@ def test_demo_command_builds_and_prints_sign_in_details(runner):
     assert "Level 3 Health and Social Care" in result.output
     assert count(Programme) == 5
     assert count(Learner) >= 55
+    # The nightly scan opened a case for every learner below their policy's threshold.
+    (scan_line,) = [line for line in result.output.splitlines() if "nightly scan" in line]
+    opened = count(Case)
+    assert opened > 0 and f"{opened} cases opened" in scan_line
 
 
 def test_demo_command_replaces_what_was_there(runner, make):

@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from casework.cases.scan import run_scan
 from casework.database import reset_database
 from casework.demo import build_demo
 from casework.extensions import db
@@ -31,6 +32,8 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     reset_database()
     today = date.today()
     summary = build_demo(today)
+    # The nightly scan as at the last register day opens the demo's cases.
+    scan = run_scan(summary.last_session_day)
     programmes = programme_overview(today)
 
     click.echo(
@@ -51,6 +54,12 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
             f"{programme.below_threshold} of {len(programme.learners)} learners "
             f"{programme.threshold_text}"
         )
+
+    click.echo(
+        f"  nightly scan as at {summary.last_session_day:%d/%m/%Y}: "
+        f"{len(scan.cases_opened)} cases opened, {scan.approaching_flagged} learners approaching "
+        "the threshold"
+    )
 
     click.echo(f"\nSign-in details (every account's password is {summary.sign_ins[0].password}):")
     width = max(len(s.email) for s in summary.sign_ins)
