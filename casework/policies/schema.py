@@ -41,6 +41,9 @@ class AttendanceSchema(_Strict):
     authorised_reasons = fields.List(
         fields.Enum(AbsenceReason, by_value=True), required=True, validate=validate.Length(min=1)
     )
+    # Below this, the learner may not be entered for the exam or final assessment (nor, in year
+    # one of two, progress): the case shows the risk.
+    assessment_risk_below_percent = fields.Float(load_default=None, validate=_PERCENT)
 
     @validates_schema
     def _window_weeks(self, data, **_kwargs):

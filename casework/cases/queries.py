@@ -1,0 +1,282 @@
+"""Reading cases within a user's scope: a case with its timeline, occurrences, plan, what is due
+and its letters; what is due across a user's learners; a learner's own action plans.
+
+Everything leaves through a marshmallow schema as plain data; special-category circumstances are
+left out for anyone not entitled to them (DOMAIN.md, "Data protection").
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from marshmallow import Schema, fields
+from sqlalchemy import select
+
+from casework.cases import access
+from casework.cases.service import current_plan, machine_for, stage_name
+from casework.cases.thresholds import judge, window_start
+from casework.extensions import db
+from casework.models import (
+    ActionPlan,
+    Case,
+    CaseEvent,
+    DueItem,
+    Enrolment,
+    LearnerAccount,
+    LetterJob,
+    Occurrence,
+    PlanReview,
+    User,
+)
+from casework.registers.figures import figures_for
+
+REDACTED = "(recorded: visible only to the people working on this case)"
+
+
+class EventChoiceSchema(Schema):
+    event = fields.String()
+    label = fields.String()
+
+
+class TimelineEntrySchema(Schema):
+    seq = fields.Integer()
+    name = fields.String()
+    from_stage = fields.String(allow_none=True)
+    to_stage = fields.String(allow_none=True)
+    actor = fields.String()
+    at = fields.DateTime()
+    note = fields.String()
+    data = fields.Dict()
+
+
+class OccurrenceSchema(Schema):
+    number = fields.Integer()
+    detected_on = fields.Date()
+    absence_started_at = fields.DateTime(allow_none=True)
+    attendance_percent = fields.Float(allow_none=True)
+    decision_due_on = fields.Date()
+    decided_at = fields.DateTime(allow_none=True)
+
+
+class ReviewSchema(Schema):
+    reviewed_on = fields.Date()
+    outcome = fields.String()
+    notes = fields.String()
+
+
+class PlanSchema(Schema):
+    targets = fields.List(fields.String())
+    support = fields.List(fields.String())
+    review_dates = fields.List(fields.String())
+    reviews = fields.List(fields.Nested(ReviewSchema))
+
+
+class DueSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    description = fields.String()
+    due_on = fields.Date()
+    overdue = fields.Boolean()
+    case_id = fields.Integer(allow_none=True)
+    enrolment_id = fields.Integer()
+
+
+class LetterJobSchema(Schema):
+    template = fields.String()
+    recipient_kind = fields.String()
+    status = fields.String()
+    event_seq = fields.Integer()
+
+
+class AttendanceSchema(Schema):
+    percent = fields.Float(allow_none=True)
+    punctuality_percent = fields.Float(allow_none=True)
+    possible = fields.Integer()
+    sessions_missed = fields.Integer()
+    threshold = fields.String()
+    below = fields.Boolean()
+    assessment_at_risk = fields.Boolean()
+
+
+class CaseDetailSchema(Schema):
+    id = fields.Integer()
+    version = fields.Integer()
+    stage = fields.String()
+    stage_name = fields.String()
+    policy = fields.String()
+    provider = fields.String()
+    learner_ref = fields.String()
+    learner_name = fields.String()
+    programme = fields.String()
+    opened_on = fields.Date()
+    ended_at = fields.DateTime(allow_none=True)
+    occurrence_count = fields.Integer()
+    decision_due_on = fields.Date(allow_none=True)
+    safeguarding_flagged = fields.Boolean()
+    circumstances = fields.String(allow_none=True)
+    attendance = fields.Nested(AttendanceSchema)
+    timeline = fields.List(fields.Nested(TimelineEntrySchema))
+    occurrences = fields.List(fields.Nested(OccurrenceSchema))
+    action_plan = fields.Nested(PlanSchema, allow_none=True)
+    due = fields.List(fields.Nested(DueSchema))
+    letters = fields.List(fields.Nested(LetterJobSchema))
+    events_allowed = fields.List(fields.Nested(EventChoiceSchema))
+
+
+def events_for(user: User, case: Case) -> list[dict[str, str]]:
+    """The events the case's stage allows that this user's part in the case lets them fire
+    (guards that depend on the event's data are checked when it is fired)."""
+    if not case.is_open:
+        return []
+    roles = access.case_roles(user, case.enrolment)
+    specs = case.policy.document["workflow"]["events"]
+    machine = machine_for(case)
+    return [
+        {"event": e.id, "label": specs[e.id]["label"]}
+        for e in machine.allowed_events
+        if roles & set(specs[e.id]["roles"])
+    ]
+
+
+def _due_row(item: DueItem, today: date) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "kind": item.kind.value,
+        "description": item.description,
+        "due_on": item.due_on,
+        "overdue": item.overdue_since is not None or item.due_on < today,
+        "case_id": item.case_id,
+        "enrolment_id": item.enrolment_id,
+    }
+
+
+def _plan_row(plan: ActionPlan) -> dict[str, Any]:
+    reviews = db.session.scalars(
+        select(PlanReview).where(PlanReview.plan_id == plan.id).order_by(PlanReview.id)
+    )
+    return {
+        "targets": plan.targets,
+        "support": plan.support,
+        "review_dates": plan.review_dates,
+        "reviews": [
+            {"reviewed_on": r.reviewed_on, "outcome": r.outcome.value, "notes": r.notes}
+            for r in reviews
+        ],
+    }
+
+
+def case_detail(user: User, case_id: int, today: date | None = None) -> dict[str, Any]:
+    today = today or date.today()
+    case = access.case_for(user, case_id)
+    document = case.policy.document
+    enrolment = case.enrolment
+    figures = figures_for(enrolment.id, today, since=window_start(document, today))
+    verdict = judge(document, figures)
+    risk_below = document["attendance"].get("assessment_risk_below_percent")
+    entitled = access.may_see_circumstances(user, case)
+
+    def redact(data: dict[str, Any]) -> dict[str, Any]:
+        if entitled or "circumstances" not in data:
+            return data
+        return {**data, "circumstances": REDACTED}
+
+    events = db.session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
+    ).all()
+    seq_of = {e.id: e.seq for e in events}
+    plan = current_plan(case)
+    detail = {
+        "id": case.id,
+        "version": case.version,
+        "stage": case.state,
+        "stage_name": stage_name(case, case.state),
+        "policy": case.policy.key,
+        "provider": case.policy.provider,
+        "learner_ref": enrolment.learner.learner_ref,
+        "learner_name": enrolment.learner.full_name,
+        "programme": enrolment.programme.code,
+        "opened_on": case.opened_on,
+        "ended_at": case.ended_at,
+        "occurrence_count": case.occurrence_count,
+        "decision_due_on": case.decision_due_on,
+        "safeguarding_flagged": case.safeguarding_flagged_at is not None,
+        "circumstances": case.circumstances if entitled else (case.circumstances and REDACTED),
+        "attendance": {
+            "percent": figures.attendance_percent,
+            "punctuality_percent": figures.punctuality_percent,
+            "possible": figures.possible,
+            "sessions_missed": figures.sessions_missed,
+            "threshold": verdict.words,
+            "below": verdict.below,
+            "assessment_at_risk": bool(
+                risk_below is not None
+                and figures.attendance_percent is not None
+                and figures.attendance_percent < risk_below
+            ),
+        },
+        "timeline": [
+            {
+                "seq": e.seq,
+                "name": e.name,
+                "from_stage": stage_name(case, e.from_state) if e.from_state else None,
+                "to_stage": stage_name(case, e.to_state) if e.to_state else None,
+                "actor": e.actor_label,
+                "at": e.occurred_at,
+                "note": e.note,
+                "data": redact(e.data),
+            }
+            for e in events
+        ],
+        "occurrences": db.session.scalars(
+            select(Occurrence).where(Occurrence.case_id == case.id).order_by(Occurrence.number)
+        ).all(),
+        "action_plan": _plan_row(plan) if plan else None,
+        "due": [
+            _due_row(item, today)
+            for item in db.session.scalars(
+                select(DueItem)
+                .where(DueItem.case_id == case.id, DueItem.done_at.is_(None))
+                .order_by(DueItem.due_on)
+            )
+        ],
+        "letters": [
+            {
+                "template": job.template,
+                "recipient_kind": job.recipient_kind,
+                "status": job.status.value,
+                "event_seq": seq_of.get(job.event_id, 0),
+            }
+            for job in db.session.scalars(
+                select(LetterJob).where(LetterJob.case_id == case.id).order_by(LetterJob.id)
+            )
+        ],
+        "events_allowed": events_for(user, case),
+    }
+    return CaseDetailSchema().dump(detail)
+
+
+def due_for(user: User, today: date | None = None, *, overdue_only: bool = False) -> list[dict]:
+    """What is due for the learners ``user`` may see, soonest first."""
+    today = today or date.today()
+    scope = access.visible_enrolments(user).with_only_columns(Enrolment.id)
+    query = (
+        select(DueItem)
+        .where(DueItem.done_at.is_(None), DueItem.enrolment_id.in_(scope))
+        .order_by(DueItem.due_on, DueItem.id)
+    )
+    if overdue_only:
+        query = query.where(DueItem.due_on < today)
+    return DueSchema(many=True).dump([_due_row(i, today) for i in db.session.scalars(query)])
+
+
+def learner_plans(account: LearnerAccount) -> list[dict[str, Any]]:
+    """A learner's own current action plans (their cases' newest plans), nothing else."""
+    cases = db.session.scalars(
+        select(Case)
+        .join(Enrolment, Enrolment.id == Case.enrolment_id)
+        .where(Enrolment.learner_id == account.learner_id)
+        .order_by(Case.id)
+    ).all()
+    plans = [plan for case in cases if (plan := current_plan(case)) is not None]
+    return PlanSchema(many=True).dump([_plan_row(plan) for plan in plans])
