@@ -66,6 +66,7 @@ def append_event(
     note: str = "",
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
+    flush: bool = True,
 ) -> CaseEvent:
     """Add the case's next audit event and move its chain head (the caller commits)."""
     data = data or {}
@@ -102,7 +103,8 @@ def append_event(
     db.session.add(event)
     case.event_count = seq
     case.audit_head = digest
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return event
 
 

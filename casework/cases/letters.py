@@ -51,7 +51,7 @@ def record_letter_jobs(
         for kind, key, contact_id in recipients(case, letter["to"], today):
             job = LetterJob(
                 case_id=case.id,
-                event_id=event.id,
+                event=event,
                 template=letter["template"],
                 recipient_kind=kind,
                 recipient_key=key,

@@ -176,10 +176,8 @@ def _open_cases(as_at, report, to_open, judgements, figures) -> None:
                 selectinload(Enrolment.programme).selectinload(Programme.policy),
             )
         ).all()
-        for enrolment in chunk:
-            case = service.open_by_scan(
-                enrolment, judgements[enrolment.id], figures[enrolment.id].absence_period, as_at
-            )
+        periods = {e.id: figures[e.id].absence_period for e in chunk}
+        for case in service.open_by_scan(list(chunk), judgements, periods, as_at):
             report.cases_opened.append(case.id)
 
 

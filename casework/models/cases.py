@@ -193,7 +193,7 @@ class DueItem(db.Model):
     enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolment.id"), index=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("attendance_case.id"), index=True)
     kind: Mapped[DueKind] = mapped_column(str_enum(DueKind, "due_kind"))
-    source_key: Mapped[str] = mapped_column(String(80))  # e.g. "occurrence:3", "mark:812"
+    source_key: Mapped[str] = mapped_column(String(80))  # e.g. "occurrence:<case>:<n>", "mark:<id>"
     description: Mapped[str] = mapped_column(Text)
     due_on: Mapped[date] = mapped_column(index=True)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -225,6 +225,8 @@ class LetterJob(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    event: Mapped[CaseEvent] = relationship()
 
 
 class ScanRun(db.Model):
