@@ -140,10 +140,11 @@ def verify_chains(batch: int = 2000) -> Iterator[ChainProblem]:
     """Walk every case's chain in order; yield the first broken event of each broken chain."""
     heads: dict[int, str | None] = {}
     counts: dict[int, int] = {}
-    for case_id, head, count in db.session.execute(
-        select(Case.id, Case.audit_head, Case.event_count)
+    states: dict[int, str | None] = {}
+    for case_id, head, count, state in db.session.execute(
+        select(Case.id, Case.audit_head, Case.event_count, Case.state)
     ):
-        heads[case_id], counts[case_id] = head, count
+        heads[case_id], counts[case_id], states[case_id] = head, count, state
     query = (
         select(CaseEvent)
         .order_by(CaseEvent.case_id, CaseEvent.seq, CaseEvent.id)
@@ -151,6 +152,7 @@ def verify_chains(batch: int = 2000) -> Iterator[ChainProblem]:
     )
     current: int | None = None
     prev: str | None = None
+    last_stage: str | None = None
     expected_seq = 1
     broken = False
     seen: set[int] = set()
@@ -165,6 +167,14 @@ def verify_chains(batch: int = 2000) -> Iterator[ChainProblem]:
                 None,
                 "the chain does not end where the case says: an event "
                 "after the last one shown was removed, or the last one was altered",
+            )
+        if last_stage != states.get(case_id):
+            return ChainProblem(
+                case_id,
+                None,
+                None,
+                f"the case's stage '{states.get(case_id)}' is not where its events leave it "
+                f"('{last_stage}'): the stage was changed outside casework",
             )
         return None
 
@@ -186,7 +196,7 @@ def verify_chains(batch: int = 2000) -> Iterator[ChainProblem]:
         if problem:
             broken = True
             yield ChainProblem(row.case_id, row.id, row.seq, problem)
-        prev, expected_seq = row.hash, expected_seq + 1
+        prev, expected_seq, last_stage = row.hash, expected_seq + 1, row.to_state
     if current is not None and (p := finish(current)):
         yield p
     for case_id, head in heads.items():

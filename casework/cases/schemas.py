@@ -13,7 +13,24 @@ from casework.cases.errors import InvalidData
 from casework.machines.workflow import Event
 from casework.models import ReviewOutcome
 
-_TEXT = validate.Length(min=1, max=4000)
+UNSTORABLE = "Contains characters that cannot be kept (a NUL or an unpaired surrogate)."
+
+
+def storable_text(value: str) -> bool:
+    """Text every database keeps and UTF-8 can encode (for the audit hash)."""
+    return "\x00" not in value and not any("\ud800" <= c <= "\udfff" for c in value)
+
+
+def _storable(value: str) -> None:
+    if not storable_text(value):
+        raise ValidationError(UNSTORABLE)
+
+
+def _text_rule(max_length: int, min_length: int = 1) -> list:
+    return [validate.Length(min=min_length, max=max_length), _storable]
+
+
+_TEXT = _text_rule(4000)
 
 
 class ActionPlanSchema(Schema):
@@ -25,9 +42,9 @@ class ActionPlanSchema(Schema):
 class PanelSchema(Schema):
     date = fields.Date(required=True)
     time = fields.Time(required=True, format="%H:%M")
-    place = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    place = fields.String(required=True, validate=_text_rule(200))
     members = fields.List(
-        fields.String(validate=validate.Length(min=1, max=200)),
+        fields.String(validate=_text_rule(200)),
         required=True,
         validate=validate.Length(min=1),
     )
@@ -85,7 +102,7 @@ _CHANGE_FIELDS: dict[str, dict[str, fields.Field]] = {
     Change.RECORD_REVIEW: {
         "reviewed_on": fields.Date(required=True),
         "outcome": fields.Enum(ReviewOutcome, by_value=True, required=True),
-        "notes": fields.String(load_default="", validate=validate.Length(max=4000)),
+        "notes": fields.String(load_default="", validate=_text_rule(4000, min_length=0)),
     },
     Change.COMPLETE_DUE_ITEM: {"due_item_id": fields.Integer(required=True, strict=True)},
 }

@@ -20,7 +20,14 @@ from casework.cases import access
 from casework.cases.audit import append_event
 from casework.cases.errors import CaseError, Forbidden, GuardFailed, InvalidData, NotAllowed, Stale
 from casework.cases.letters import record_letter_jobs
-from casework.cases.schemas import NOTE_LIMIT, Change, load_change_data, load_event_data
+from casework.cases.schemas import (
+    NOTE_LIMIT,
+    UNSTORABLE,
+    Change,
+    load_change_data,
+    load_event_data,
+    storable_text,
+)
 from casework.cases.thresholds import Judgement, judge, window_start
 from casework.extensions import db
 from casework.machines.case import Action, CaseMachine, machine_class
@@ -144,13 +151,6 @@ def _open(actor, note, data, enrolment_id, today) -> ActionResult:
             raise access.NotFound(f"There is no enrolment {enrolment_id}.")
     else:
         enrolment = access.enrolment_for(actor, enrolment_id)
-    existing = db.session.scalar(
-        select(Case.id).where(Case.enrolment_id == enrolment.id, Case.ended_at.is_(None))
-    )
-    if existing is not None:
-        raise GuardFailed(f"This learner already has an open case (case {existing}).")
-    if enrolment.status != EnrolmentStatus.ACTIVE:
-        raise GuardFailed("The enrolment is no longer active.")
     policy = enrolment.programme.policy
     case = Case(
         enrolment=enrolment, policy=policy, opened_on=today, occurrence_count=0, event_count=0
@@ -160,7 +160,7 @@ def _open(actor, note, data, enrolment_id, today) -> ActionResult:
         case,
         actor,
         Event.OPEN.value,
-        note or "Attendance fell below the threshold.",
+        note if actor is not None else (note or "Attendance fell below the threshold."),
         data,
         today,
         judgement=judge(policy.document, figures),
@@ -169,9 +169,23 @@ def _open(actor, note, data, enrolment_id, today) -> ActionResult:
     return result
 
 
+def _check_can_open(enrolment: Enrolment) -> None:
+    existing = db.session.scalar(
+        select(Case.id).where(Case.enrolment_id == enrolment.id, Case.ended_at.is_(None))
+    )
+    if existing is not None:
+        raise GuardFailed(f"This learner already has an open case (case {existing}).")
+    if enrolment.status != EnrolmentStatus.ACTIVE:
+        raise GuardFailed("The enrolment is no longer active.")
+
+
 def _note_error(actor: User | None, note: str) -> dict[str, list[str]] | None:
-    if actor is not None and (not note or not note.strip() or len(note) > NOTE_LIMIT):
+    if actor is None:
+        return None
+    if not isinstance(note, str) or not note.strip() or len(note) > NOTE_LIMIT:
         return {"note": [f"Write a note of up to {NOTE_LIMIT} characters saying why."]}
+    if not storable_text(note):
+        return {"note": [UNSTORABLE]}
     return None
 
 
@@ -246,6 +260,8 @@ def _transition(
 ) -> ActionResult:
     fired = _fire(case, actor, event_name, note, data, today, judgement)
     if fired.event is Event.OPEN:
+        # After the machine's own checks, so an actor who may not open hears that first.
+        _check_can_open(case.enrolment)
         db.session.add(case)
         db.session.flush()
     result = _record(case, actor, fired, note, today, absence_period)

@@ -65,3 +65,13 @@ def test_diagram_writes_mermaid_and_svg_in_the_policys_words(runner, tmp_path, a
 def test_diagram_of_an_unknown_policy(runner, app_context):
     result = runner.invoke(args=["diagram", "999-nobody"])
     assert result.exit_code == 1 and "There is no policy '999-nobody'" in result.output
+
+
+def test_verify_audit_notices_a_stage_changed_outside_casework(runner, one_case):
+    _t, day = one_case
+    runner.invoke(args=["scan", "--date", day.isoformat()])
+    db.session.execute(text("UPDATE attendance_case SET state = 'closed'"))
+    db.session.commit()
+    broken = runner.invoke(args=["verify-audit"])
+    assert broken.exit_code == 1
+    assert "stage 'closed' is not where its events leave it ('monitoring')" in broken.output
