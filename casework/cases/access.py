@@ -66,7 +66,8 @@ def visible_enrolments(user: User) -> Select[tuple[Enrolment]]:
 def case_for(user: User, case_id: int, *, for_update: bool = False) -> Case:
     query = visible_cases(user).where(Case.id == case_id)
     if for_update:
-        query = query.with_for_update()
+        # Lock the row and read it afresh: the version check must see what is committed now.
+        query = query.with_for_update().execution_options(populate_existing=True)
     case = db.session.scalars(query).one_or_none()
     if case is None:
         raise NotFound(f"There is no case {case_id}.")

@@ -18,7 +18,15 @@ from statemachine.exceptions import TransitionNotAllowed
 
 from casework.cases import access
 from casework.cases.audit import append_event
-from casework.cases.errors import CaseError, Forbidden, GuardFailed, InvalidData, NotAllowed, Stale
+from casework.cases.errors import (
+    CaseError,
+    Forbidden,
+    GuardFailed,
+    InvalidData,
+    NotAllowed,
+    NotFound,
+    Stale,
+)
 from casework.cases.letters import record_letter_jobs
 from casework.cases.schemas import (
     NOTE_LIMIT,
@@ -125,9 +133,9 @@ def _act(actor, event, note, data, case_id, enrolment_id, expected_version, toda
 
 def _load_case(actor: User | None, case_id: int, expected_version: int | None) -> Case:
     if actor is None:
-        case = db.session.get(Case, case_id, with_for_update=True)
+        case = db.session.get(Case, case_id, with_for_update=True, populate_existing=True)
         if case is None:
-            raise access.NotFound(f"There is no case {case_id}.")
+            raise NotFound(f"There is no case {case_id}.")
     else:
         case = access.case_for(actor, case_id, for_update=True)
         if expected_version is None:
@@ -148,7 +156,7 @@ def _open(actor, note, data, enrolment_id, today) -> ActionResult:
     if actor is None:
         enrolment = db.session.get(Enrolment, enrolment_id)
         if enrolment is None:
-            raise access.NotFound(f"There is no enrolment {enrolment_id}.")
+            raise NotFound(f"There is no enrolment {enrolment_id}.")
     else:
         enrolment = access.enrolment_for(actor, enrolment_id)
     policy = enrolment.programme.policy
@@ -361,7 +369,6 @@ def _record(
 
 
 def _effects(case, event, audit, data, today, now, judgement, absence_period) -> None:
-    workflow = case.policy.document["workflow"]
     if event is Event.OPEN:
         record_occurrence(case, today, judgement.percent if judgement else None, absence_period)
     elif case.decision_due_on is not None:
@@ -391,7 +398,6 @@ def _effects(case, event, audit, data, today, now, judgement, absence_period) ->
         )
     elif audit.from_state in (Stage.DISCIPLINARY_PANEL, Stage.FITNESS_TO_STUDY_PANEL):
         _settle_kind(case, DueKind.PANEL, now)
-    del workflow
 
 
 def _occurrence_key(case: Case, number: int) -> str:

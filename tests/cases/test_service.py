@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from casework.cases import service
-from casework.cases.errors import GuardFailed, NotAllowed
+from casework.cases.errors import GuardFailed, NotAllowed, Stale
 from casework.extensions import db
 from casework.models import ActionPlan, Case, CaseEvent, DueItem, LetterJob, Occurrence
 from tests.cases.conftest import PLAN, fire
@@ -78,3 +78,30 @@ def test_staff_cannot_open_above_threshold(team, clock):
     ):
         service.act(actor=t.mentor, event="open", enrolment_id=enrolment.id, note="x", today=day)
     assert counts()[0] == 0
+
+
+def test_a_change_committed_elsewhere_after_loading_makes_the_action_stale(opened):
+    t, case, day = opened
+    seen = case.version  # what the user's page showed
+    with db.engine.begin() as other:  # another worker's action commits in between
+        other.execute(
+            text("UPDATE attendance_case SET version = version + 1 WHERE id = :id"),
+            {"id": case.id},
+        )
+    with pytest.raises(Stale) as stale:
+        fire_as_seen(t.mentor, case, seen, day)
+    assert stale.value.current_version == seen + 1
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).state == "monitoring"
+    assert counts()[1] == 1  # still only the opening event
+
+
+def fire_as_seen(actor, case, version, day):
+    return service.act(
+        actor=actor,
+        event="no_action",
+        case_id=case.id,
+        expected_version=version,
+        note="Option A",
+        today=day,
+    )
