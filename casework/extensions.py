@@ -37,4 +37,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         # 128 MiB page cache (the default is 2 MiB), grown only as pages are read: keeps a large
         # register import's index updates in memory.
         cursor.execute("PRAGMA cache_size=-131072")
+        # A writer waits up to two minutes for another (a second nightly scan queues behind the
+        # first, whose scan_run row holds the write lock) instead of failing after 5 s.
+        cursor.execute("PRAGMA busy_timeout=120000")
         cursor.close()
