@@ -27,6 +27,10 @@ def test_wheel_ships_templates_policies_codes_and_migrations(tmp_path):
         "casework/migrations/alembic.ini",
         "casework/migrations/script.py.mako",
         "casework/migrations/versions/0001_initial_schema.py",
+        "casework/migrations/versions/0004_cases.py",
+        "casework/documents/assets/fonts/DejaVuSans.ttf",
+        "casework/documents/assets/fonts/DejaVuSans-Bold.ttf",
+        "casework/documents/assets/fonts/LICENSE-DejaVu.txt",
     }
     assert expected <= names
     assert (
