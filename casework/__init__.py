@@ -11,7 +11,7 @@ from flask import Flask
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def _templates_dir() -> Path:
+def templates_dir() -> Path:
     # Installed wheels carry templates inside the package; a source checkout keeps them at the top.
     shipped = PACKAGE_DIR / "templates"
     return shipped if shipped.is_dir() else PACKAGE_DIR.parent / "templates"
@@ -23,7 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from casework.extensions import db, migrate
     from casework.views import register_blueprints
 
-    app = Flask(__name__, template_folder=str(_templates_dir()), instance_relative_config=True)
+    app = Flask(__name__, template_folder=str(templates_dir()), instance_relative_config=True)
     configure(app, config)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"))

@@ -179,6 +179,17 @@ class WorkflowSchema(_Strict):
                 raise ValidationError(f"Stage {stage} has no way out.", "events")
 
 
+class LettersSchema(_Strict):
+    # "supportive": the provider's letters never threaten (000, 002, 004); "formal": the staged
+    # disciplinary process names its consequences (001, 003).
+    tone = fields.String(load_default="formal", validate=validate.OneOf(["formal", "supportive"]))
+    # The letterhead's contact details: the documents give none, so each provider fills them in.
+    address = fields.String(load_default=None)
+    phone = fields.String(load_default=None)
+    email = fields.String(load_default=None)
+    website = fields.String(load_default=None)
+
+
 class PolicySchema(_Strict):
     key = fields.String(
         required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]*$", flags=re.ASCII)
@@ -195,3 +206,4 @@ class PolicySchema(_Strict):
     contacts = fields.Nested(ContactsSchema, required=True)
     deadlines = fields.Nested(DeadlinesSchema, load_default=dict)
     workflow = fields.Nested(WorkflowSchema, required=True)
+    letters = fields.Nested(LettersSchema, load_default=dict)
