@@ -44,6 +44,8 @@ def app(database_url: str, tmp_path_factory) -> Iterator[Flask]:
             "TESTING": True,
             "SECRET_KEY": "test",
             "SQLALCHEMY_DATABASE_URI": database_url,
+            # Case tests fire hundreds of events; the letter tests turn rendering back on.
+            "RENDER_LETTERS_ON_ACTION": False,
         }
     )
     app.instance_path = str(tmp_path_factory.mktemp("instance"))

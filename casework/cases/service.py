@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 from statemachine.exceptions import TransitionNotAllowed
@@ -106,6 +107,8 @@ def act(
         )
         if commit:
             db.session.commit()
+            if actor is not None and result.letters:
+                _render_at_once([job.id for job in result.letters])
         return result
     except StaleDataError as exc:
         db.session.rollback()
@@ -116,6 +119,20 @@ def act(
     except BaseException:
         db.session.rollback()
         raise
+
+
+def _render_at_once(job_ids: list[int]) -> None:
+    """A staff action's letters are rendered straight after its commit. A failure stays on the
+    job (and the case) for the next run; it never undoes or hides the committed action."""
+    if not current_app.config.get("RENDER_LETTERS_ON_ACTION", True):
+        return
+    from casework.documents.jobs import render_jobs  # WeasyPrint loads only when letters render
+
+    try:
+        render_jobs(job_ids)
+    except Exception:  # e.g. the database went away mid-render: the jobs stay pending
+        db.session.rollback()
+        current_app.logger.exception("rendering letters %s failed; they stay pending", job_ids)
 
 
 def _act(actor, event, note, data, case_id, enrolment_id, expected_version, today):

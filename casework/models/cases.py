@@ -7,7 +7,16 @@ import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.extensions import db
@@ -240,3 +249,28 @@ class ScanRun(db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Letter(db.Model):
+    """A rendered letter, kept for ever: downloading it again returns these exact bytes."""
+
+    __tablename__ = "letter"
+    # One letter per event, template, recipient and template version, however often it runs.
+    __table_args__ = (
+        UniqueConstraint("event_id", "template", "recipient_key", "template_version"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("letter_job.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("attendance_case.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("case_event.id"))
+    template: Mapped[str] = mapped_column(String(40))
+    template_version: Mapped[str] = mapped_column(String(16))
+    recipient_kind: Mapped[str] = mapped_column(String(30))
+    recipient_key: Mapped[str] = mapped_column(String(40))
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    size: Mapped[int]
+    rendered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,107 @@
+"""Rendering letter jobs after their transition has committed.
+
+One letter per event, template, recipient and template version, however often this runs. A
+render that fails marks its job failed with the reason (visible on the case) and is retried by
+the next run; it never touches the transition, which committed before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from weasyprint.urls import FatalURLFetchingError
+
+from casework.documents.data import letter_data
+from casework.documents.render import letter_pdf, template_version
+from casework.extensions import db
+from casework.models import Letter, LetterJob, LetterStatus
+from casework.models.types import utcnow
+
+MAX_ERROR = 2000
+
+
+def render_job(job_id: int) -> Letter | None:
+    """Render one job (if it has no letter yet); commits. None when the render failed."""
+    job = db.session.get(LetterJob, job_id)
+    if job is None:
+        raise LookupError(f"no letter job {job_id}")
+    version = template_version(job.template)
+    existing = _existing(job, version)
+    if existing is not None:
+        _mark_rendered(job)
+        db.session.commit()
+        return existing
+    job.attempts += 1
+    try:
+        data = letter_data(job)
+        pdf = letter_pdf(data)
+    except (Exception, FatalURLFetchingError) as exc:  # the job records why, the case shows it
+        job.status = LetterStatus.FAILED
+        job.last_error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+        db.session.commit()
+        return None
+    letter = Letter(
+        job_id=job.id,
+        case_id=job.case_id,
+        event_id=job.event_id,
+        template=job.template,
+        template_version=version,
+        recipient_kind=job.recipient_kind,
+        recipient_key=job.recipient_key,
+        recipient_name=data["recipient"]["name"],
+        reference=data["reference"],
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        pdf=pdf,
+        size=len(pdf),
+        rendered_at=utcnow(),
+    )
+    db.session.add(letter)
+    _mark_rendered(job)
+    try:
+        db.session.commit()
+    except IntegrityError:  # another worker rendered it first: keep theirs
+        db.session.rollback()
+        job = db.session.get(LetterJob, job_id)
+        return _existing(job, version)
+    return letter
+
+
+def render_jobs(job_ids: Iterable[int]) -> tuple[int, int]:
+    """Render each job; (rendered, failed)."""
+    rendered = failed = 0
+    for job_id in job_ids:
+        if render_job(job_id) is None:
+            failed += 1
+        else:
+            rendered += 1
+    return rendered, failed
+
+
+def pending_jobs() -> list[int]:
+    """Jobs waiting for a letter or to be retried, oldest first."""
+    return list(
+        db.session.scalars(
+            select(LetterJob.id)
+            .where(LetterJob.status.in_([LetterStatus.PENDING, LetterStatus.FAILED]))
+            .order_by(LetterJob.id)
+        )
+    )
+
+
+def _existing(job: LetterJob, version: str) -> Letter | None:
+    return db.session.scalars(
+        select(Letter).where(
+            Letter.event_id == job.event_id,
+            Letter.template == job.template,
+            Letter.recipient_key == job.recipient_key,
+            Letter.template_version == version,
+        )
+    ).one_or_none()
+
+
+def _mark_rendered(job: LetterJob) -> None:
+    job.status = LetterStatus.RENDERED
+    job.last_error = None

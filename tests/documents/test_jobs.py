@@ -1,0 +1,120 @@
+"""Letter jobs rendered after the action commits: stored once, same bytes, failures visible and
+retried, hostile text printed as text."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import date
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import func, select
+
+from casework.cases.scan import run_scan
+from casework.documents import jobs
+from casework.documents.pdf import ASSETS, AssetOnlyFetcher
+from casework.extensions import db
+from casework.models import Case, ContactKind, Letter, LetterJob, LetterStatus
+from tests.cases.conftest import PLAN, fire
+from tests.documents.test_letters import text_of
+
+
+@pytest.fixture
+def rendering(app):
+    app.config["RENDER_LETTERS_ON_ACTION"] = True
+    yield
+    app.config["RENDER_LETTERS_ON_ACTION"] = False
+
+
+@pytest.fixture
+def case_003(team, make, clock):
+    t = team("003-green-labyrinth")
+    enrolment = t.learner(born=date(2010, 5, 1))
+    make.contact(enrolment.learner, ContactKind.PARENT_CARER, name="Pat Parent")
+    day = t.mark(enrolment, "PPPPPPPPUU")
+    clock(day)
+    run_scan(day)
+    case = db.session.scalars(select(Case).where(Case.enrolment_id == enrolment.id)).one()
+    return t, case, day
+
+
+def letters() -> list[Letter]:
+    return db.session.scalars(select(Letter).order_by(Letter.id)).all()
+
+
+def test_a_staff_action_renders_its_letters_at_once(rendering, case_003):
+    t, case, day = case_003
+    result = fire(t.mentor, case, "give_verbal_warning", today=day, action_plan=PLAN)
+    stored = [letter for letter in letters() if letter.event_id == result.event.id]
+    assert sorted(letter.recipient_kind for letter in stored) == ["learner", "parent_carer"]
+    for letter in stored:
+        assert hashlib.sha256(letter.pdf).hexdigest() == letter.sha256
+        assert letter.reference in text_of(letter.pdf)
+    assert {job.status for job in result.letters} == {LetterStatus.RENDERED}
+
+
+def test_scan_letters_wait_for_the_bulk_run_and_render_once(case_003):
+    pending = jobs.pending_jobs()
+    assert len(pending) == 2  # the concern notice to the learner and the parent
+    assert jobs.render_jobs(pending) == (2, 0)
+    first = {letter.id: letter.pdf for letter in letters()}
+    assert jobs.render_jobs([j for j in db.session.scalars(select(LetterJob.id))]) == (2, 0)
+    db.session.expire_all()
+    assert {letter.id: letter.pdf for letter in letters()} == first  # no new rows, same bytes
+    assert jobs.pending_jobs() == []
+
+
+def test_a_failed_render_keeps_the_transition_and_a_retry_makes_one_letter(
+    rendering, case_003, monkeypatch
+):
+    t, case, day = case_003
+
+    def broken(_data, **_kwargs):
+        raise RuntimeError("printer on fire")
+
+    monkeypatch.setattr(jobs, "letter_pdf", broken)
+    result = fire(t.mentor, case, "give_verbal_warning", today=day, action_plan=PLAN)
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).state == "verbal_warning"  # committed regardless
+    failed = db.session.scalars(
+        select(LetterJob).where(LetterJob.event_id == result.event.id)
+    ).all()
+    assert {j.status for j in failed} == {LetterStatus.FAILED}
+    assert all("printer on fire" in j.last_error and j.attempts == 1 for j in failed)
+    monkeypatch.undo()
+    assert jobs.render_jobs([j.id for j in failed]) == (2, 0)
+    assert jobs.render_jobs([j.id for j in failed]) == (2, 0)
+    count = db.session.scalar(
+        select(func.count()).select_from(Letter).where(Letter.event_id == result.event.id)
+    )
+    assert count == 2
+
+
+HOSTILE = [
+    '<img src="file:///etc/passwd">',
+    '<link rel=attachment href="file:///etc/passwd">',
+    "<style>@import url(http://127.0.0.1:1/)</style>",
+    "{{ 7*7 }}",
+]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_hostile_text_is_printed_as_text_and_nothing_is_fetched(case_003, hostile):
+    t, case, day = case_003
+    learner = case.enrolment.learner
+    learner.address = f"{hostile}\nKent"
+    for contact in learner.contacts:
+        contact.name = f"Pat {hostile}"
+    db.session.commit()
+    result = fire(t.mentor, case, "give_verbal_warning", today=day, action_plan=PLAN)
+    for job in result.letters:
+        data = jobs.letter_data(job)
+        fetcher = AssetOnlyFetcher()
+        pdf = jobs.letter_pdf(data, fetcher=fetcher)
+        text = text_of(pdf)
+        assert hostile.replace("\n", " ") in text
+        assert "49" not in text.replace(data["learner_ref"], "")  # no template evaluated
+        assert all(u.startswith(ASSETS.as_uri() + "/fonts/") for u in fetcher.requested)
+        root = PdfReader(io.BytesIO(pdf)).trailer["/Root"]
+        assert "/EmbeddedFiles" not in root.get("/Names", {})
