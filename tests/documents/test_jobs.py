@@ -118,3 +118,43 @@ def test_hostile_text_is_printed_as_text_and_nothing_is_fetched(case_003, hostil
         assert all(u.startswith(ASSETS.as_uri() + "/fonts/") for u in fetcher.requested)
         root = PdfReader(io.BytesIO(pdf)).trailer["/Root"]
         assert "/EmbeddedFiles" not in root.get("/Names", {})
+
+
+def test_preview_renders_without_issuing(case_003):
+    t, case, day = case_003
+    db.session.refresh(case)
+    before = (
+        case.version,
+        case.state,
+        db.session.scalar(select(func.count()).select_from(LetterJob)),
+    )
+    pages = jobs.preview(
+        actor=t.head,
+        case_id=case.id,
+        event="give_verbal_warning",
+        note="Reading it first",
+        data={"action_plan": PLAN},
+        expected_version=case.version,
+        today=day,
+    )
+    assert sorted(template for template, _name, _pdf in pages) == ["verbal_warning"] * 2
+    assert all("Preview, not sent" in text_of(pdf) for _t, _n, pdf in pages)
+    db.session.expire_all()
+    case = db.session.get(Case, case.id)
+    after = (
+        case.version,
+        case.state,
+        db.session.scalar(select(func.count()).select_from(LetterJob)),
+    )
+    assert after == before and letters() == []
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_render_letters_command_renders_the_scans_letters(runner, case_003, workers):
+    result = runner.invoke(args=["render-letters", "--workers", workers])
+    assert result.exit_code == 0, result.output
+    assert "Rendered 2 letter(s); 0 failed" in result.output
+    db.session.expire_all()
+    assert len(letters()) == 2 and jobs.pending_jobs() == []
+    again = runner.invoke(args=["render-letters"])
+    assert "No letters are waiting." in again.output

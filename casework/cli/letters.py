@@ -1,0 +1,77 @@
+"""Letter commands: render the letters waiting (the scan's, and any to retry)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from casework.extensions import db
+
+_CHUNK = 25  # jobs per task: small enough for a smooth progress bar
+_worker_app = None
+
+
+def _start_worker(database_uri: str) -> None:
+    global _worker_app
+    from casework import create_app
+
+    _worker_app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri})
+    _worker_app.app_context().push()
+
+
+def _render_chunk(job_ids: list[int]) -> tuple[int, int]:
+    from casework.documents.jobs import render_jobs
+
+    try:
+        return render_jobs(job_ids)
+    finally:
+        db.session.remove()
+
+
+@click.command("render-letters")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="the number of CPU cores",
+    help="Processes rendering side by side.",
+)
+@with_appcontext
+def render_letters_command(workers: int) -> None:
+    """Render every letter waiting, in parallel; failed ones are retried and reported."""
+    from casework.documents.jobs import pending_jobs, render_jobs
+
+    ids = pending_jobs()
+    db.session.commit()  # hold no transaction while the workers write
+    if not ids:
+        click.echo("No letters are waiting.")
+        return
+    chunks = [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+    rendered = failed = 0
+    with click.progressbar(length=len(ids), label="Rendering letters") as bar:
+        if workers == 1:
+            for chunk in chunks:
+                done, bad = render_jobs(chunk)
+                rendered, failed = rendered + done, failed + bad
+                bar.update(len(chunk))
+        else:
+            uri = current_app.config["SQLALCHEMY_DATABASE_URI"]
+            # spawn, not fork: a forked child would share the parent's database connections.
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(uri,)
+            ) as pool:
+                for chunk, (done, bad) in zip(chunks, pool.map(_render_chunk, chunks), strict=True):
+                    rendered, failed = rendered + done, failed + bad
+                    bar.update(len(chunk))
+    click.echo(f"Rendered {rendered} letter(s); {failed} failed and will be retried next time.")
+    if failed:
+        raise SystemExit(1)
+
+
+COMMANDS = [render_letters_command]
