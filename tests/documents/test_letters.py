@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import shutil
+import subprocess
 from datetime import date
 
 import pytest
@@ -107,3 +110,24 @@ def test_every_letter_reads_back(letters_003):
         "updated_action_plan",
         "closing_letter",
     }
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is missing: .ci/run installs it")
+        pytest.skip(f"{name} is not installed (Debian: qpdf, poppler-utils)")
+    return path
+
+
+def test_every_letter_passes_qpdf_and_embeds_its_fonts(letters_003, tmp_path):
+    qpdf, pdffonts = _tool("qpdf"), _tool("pdffonts")
+    for job in {j.template: j for j in letters_003}.values():  # one of each type
+        path = tmp_path / f"{job.template}.pdf"
+        path.write_bytes(letter_pdf(letter_data(job)))
+        check = subprocess.run([qpdf, "--check", str(path)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+        fonts = subprocess.run([pdffonts, str(path)], capture_output=True, text=True, check=True)
+        rows = fonts.stdout.splitlines()[2:]
+        assert rows and all(row.split()[-5] == "yes" for row in rows), fonts.stdout
