@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -74,4 +75,15 @@ def render_letters_command(workers: int) -> None:
         raise SystemExit(1)
 
 
-COMMANDS = [render_letters_command]
+@click.command("letters-sample")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+def letters_sample_command(out_dir: Path) -> None:
+    """Render every letter type for a made-up learner to PDF and PNG pages in OUT_DIR."""
+    from casework.documents.samples import write_samples
+
+    written = write_samples(out_dir)
+    pdfs = sum(1 for path in written if path.suffix == ".pdf")
+    click.echo(f"Wrote {pdfs} letters and {len(written) - pdfs} page images to {out_dir}")
+
+
+COMMANDS = [render_letters_command, letters_sample_command]

@@ -131,3 +131,15 @@ def test_every_letter_passes_qpdf_and_embeds_its_fonts(letters_003, tmp_path):
         fonts = subprocess.run([pdffonts, str(path)], capture_output=True, text=True, check=True)
         rows = fonts.stdout.splitlines()[2:]
         assert rows and all(row.split()[-5] == "yes" for row in rows), fonts.stdout
+
+
+def test_letters_sample_writes_every_type_as_pdf_and_png(runner, tmp_path):
+    result = runner.invoke(args=["letters-sample", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    pdfs = sorted(tmp_path.glob("*.pdf"))
+    assert len(pdfs) == 20  # ten types, formal and supportive
+    for pdf in pdfs:
+        pages = sorted(tmp_path.glob(f"{pdf.stem}-page*.png"))
+        assert pages and all(p.read_bytes().startswith(b"\x89PNG") for p in pages)
+    supportive = text_of((tmp_path / "supportive-written_warning.pdf").read_bytes())
+    assert "warning" not in supportive.lower() and "Action plan" in supportive
