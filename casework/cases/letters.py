@@ -7,7 +7,14 @@ from datetime import date
 from typing import Any
 
 from casework.extensions import db
-from casework.models import Case, CaseEvent, ContactKind, LetterJob
+from casework.models import Case, CaseEvent, Contact, ContactKind, Learner, LetterJob
+
+
+def channel_for(person: Learner | Contact) -> str:
+    """Post where there is a postal address, else email where there is one, else none."""
+    if (person.address or "").strip():
+        return "post"
+    return "email" if (person.email or "").strip() else "none"
 
 
 def recipients(case: Case, kinds: list[str], today: date) -> list[tuple[str, str, int | None]]:
@@ -49,6 +56,11 @@ def record_letter_jobs(
     jobs = []
     for letter in spec.get("letters", []):
         for kind, key, contact_id in recipients(case, letter["to"], today):
+            person = (
+                case.enrolment.learner
+                if contact_id is None
+                else db.session.get(Contact, contact_id)
+            )
             job = LetterJob(
                 case_id=case.id,
                 event=event,
@@ -56,6 +68,7 @@ def record_letter_jobs(
                 recipient_kind=kind,
                 recipient_key=key,
                 contact_id=contact_id,
+                channel=channel_for(person),
             )
             db.session.add(job)
             jobs.append(job)

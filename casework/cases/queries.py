@@ -21,9 +21,11 @@ from casework.models import (
     ActionPlan,
     Case,
     CaseEvent,
+    Contact,
     DueItem,
     Enrolment,
     LearnerAccount,
+    Letter,
     LetterJob,
     Occurrence,
     PlanReview,
@@ -85,7 +87,11 @@ class DueSchema(Schema):
 class LetterJobSchema(Schema):
     template = fields.String()
     recipient_kind = fields.String()
+    recipient_name = fields.String()
+    channel = fields.String()  # post, email, none (no address of any kind: fix the contact)
     status = fields.String()
+    error = fields.String(allow_none=True)
+    reference = fields.String(allow_none=True)  # once rendered and stored
     event_seq = fields.Integer()
 
 
@@ -122,6 +128,31 @@ class CaseDetailSchema(Schema):
     due = fields.List(fields.Nested(DueSchema))
     letters = fields.List(fields.Nested(LetterJobSchema))
     events_allowed = fields.List(fields.Nested(EventChoiceSchema))
+
+
+def _letters(case: Case, seq_of: dict[int, int]) -> list[dict[str, Any]]:
+    """Who got (or is to get) what, and how; stored letters carry their reference."""
+    rows = db.session.execute(
+        select(LetterJob, Letter.reference, Contact.name)
+        .outerjoin(Letter, Letter.job_id == LetterJob.id)
+        .outerjoin(Contact, Contact.id == LetterJob.contact_id)
+        .where(LetterJob.case_id == case.id)
+        .order_by(LetterJob.id, Letter.id)
+    )
+    learner = case.enrolment.learner.full_name
+    return [
+        {
+            "template": job.template,
+            "recipient_kind": job.recipient_kind,
+            "recipient_name": contact_name or learner,
+            "channel": job.channel,
+            "status": job.status.value,
+            "error": job.last_error,
+            "reference": reference,
+            "event_seq": seq_of.get(job.event_id, 0),
+        }
+        for job, reference, contact_name in rows
+    ]
 
 
 def events_for(user: User, case: Case) -> list[dict[str, str]]:
@@ -240,17 +271,7 @@ def case_detail(user: User, case_id: int, today: date | None = None) -> dict[str
                 .order_by(DueItem.due_on)
             )
         ],
-        "letters": [
-            {
-                "template": job.template,
-                "recipient_kind": job.recipient_kind,
-                "status": job.status.value,
-                "event_seq": seq_of.get(job.event_id, 0),
-            }
-            for job in db.session.scalars(
-                select(LetterJob).where(LetterJob.case_id == case.id).order_by(LetterJob.id)
-            )
-        ],
+        "letters": _letters(case, seq_of),
         "events_allowed": events_for(user, case),
     }
     return CaseDetailSchema().dump(detail)

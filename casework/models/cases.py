@@ -228,6 +228,9 @@ class LetterJob(db.Model):
     recipient_kind: Mapped[str] = mapped_column(String(30))  # learner, parent_carer, employer...
     recipient_key: Mapped[str] = mapped_column(String(40))  # "learner" or "contact:<id>"
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))
+    # How it reaches them: "post" (a postal address), "email" (none, but an email address:
+    # sending is a later issue), "none" (neither: the case shows it so staff can fix it).
+    channel: Mapped[str] = mapped_column(String(10), default="post", server_default="post")
     status: Mapped[LetterStatus] = mapped_column(
         str_enum(LetterStatus, "letter_status"), default=LetterStatus.PENDING, index=True
     )

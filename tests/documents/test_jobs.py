@@ -11,6 +11,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
+from casework.cases.queries import case_detail
 from casework.cases.scan import run_scan
 from casework.documents import jobs
 from casework.documents.pdf import ASSETS, AssetOnlyFetcher
@@ -158,3 +159,32 @@ def test_render_letters_command_renders_the_scans_letters(runner, case_003, work
     assert len(letters()) == 2 and jobs.pending_jobs() == []
     again = runner.invoke(args=["render-letters"])
     assert "No letters are waiting." in again.output
+
+
+def test_the_case_shows_who_got_what_and_how(rendering, team, make, clock):
+    t = team("003-green-labyrinth")
+    enrolment = t.learner(born=date(2010, 5, 1))
+    enrolment.learner.address = "3 Mill Lane\nKent"
+    make.contact(
+        enrolment.learner, ContactKind.PARENT_CARER, name="Email Only", email="p@example.org"
+    )
+    make.contact(enrolment.learner, ContactKind.PARENT_CARER, name="Unreachable")
+    day = t.mark(enrolment, "PPPPPPPPUU")
+    clock(day)
+    run_scan(day)
+    case = db.session.scalars(select(Case).where(Case.enrolment_id == enrolment.id)).one()
+    fire(t.mentor, case, "give_verbal_warning", today=day, action_plan=PLAN)
+    detail = case_detail(t.mentor, case.id, today=day)
+    warning = {
+        (row["recipient_name"], row["channel"], row["status"], bool(row["reference"]))
+        for row in detail["letters"]
+        if row["template"] == "verbal_warning"
+    }
+    name = enrolment.learner.full_name
+    assert warning == {
+        (name, "post", "rendered", True),
+        ("Email Only", "email", "rendered", True),
+        ("Unreachable", "none", "rendered", True),
+    }
+    notices = [row for row in detail["letters"] if row["template"] == "concern_notice"]
+    assert {row["status"] for row in notices} == {"pending"}  # the scan's wait for the bulk run

@@ -46,7 +46,16 @@ def upgrade():
 
 
 
+    with op.batch_alter_table("letter_job", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("channel", sa.String(length=10), server_default="post", nullable=False)
+        )
+
+
 def downgrade():
+    with op.batch_alter_table("letter_job", schema=None) as batch_op:
+        batch_op.drop_column("channel")
+
     with op.batch_alter_table('letter', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_letter_job_id'))
         batch_op.drop_index(batch_op.f('ix_letter_case_id'))
