@@ -65,7 +65,8 @@ class FiguresSchema(_Block):
     attended = fields.Integer()
     sessions_missed = fields.Integer()
     unauthorised = fields.Integer()
-    threshold = fields.String()
+    threshold = fields.String()  # "below 90%" or "at or below 90%"
+    target_percent = fields.Float()
 
 
 class PlanSchema(_Block):
@@ -185,6 +186,7 @@ def letter_data(job: LetterJob) -> dict[str, Any]:
                 "sessions_missed": figures.sessions_missed,
                 "unauthorised": figures.unauthorised,
                 "threshold": verdict.words,
+                "target_percent": policy["attendance"]["target_percent"],
             },
             "what_happened": workflow["events"][event.name]["label"],
             "stage": workflow["stages"].get(event.to_state or "", ""),

@@ -59,6 +59,7 @@ def _base(template: str, supportive: bool, provider: str) -> dict[str, Any]:
             "sessions_missed": 8,
             "unauthorised": 6,
             "threshold": "below 90%",
+            "target_percent": 100,
         },
         "what_happened": template.replace("_", " "),
         "stage": "",
