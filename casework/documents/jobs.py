@@ -36,11 +36,14 @@ def render_job(job_id: int) -> Letter | None:
         _mark_rendered(job)
         db.session.commit()
         return existing
-    job.attempts += 1
     try:
-        data = letter_data(job)
+        # Read-only until the PDF exists: nothing is flushed, so on SQLite no worker holds the
+        # write lock through a render and parallel workers really run side by side.
+        with db.session.no_autoflush:
+            data = letter_data(job)
         pdf = letter_pdf(data)
     except (Exception, FatalURLFetchingError) as exc:  # the job records why, the case shows it
+        job.attempts += 1
         job.status = LetterStatus.FAILED
         job.last_error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
         db.session.commit()
@@ -61,6 +64,7 @@ def render_job(job_id: int) -> Letter | None:
         rendered_at=utcnow(),
     )
     db.session.add(letter)
+    job.attempts += 1
     _mark_rendered(job)
     try:
         db.session.commit()

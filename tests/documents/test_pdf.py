@@ -4,6 +4,7 @@ nothing fetched but casework's own assets."""
 from __future__ import annotations
 
 import io
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -76,8 +77,13 @@ def test_anything_but_the_assets_stops_the_render(reference):
 
 
 def test_only_the_assets_are_fetched():
+    # A new thread has a new font configuration, so its first render fetches the fonts.
     fetcher = AssetOnlyFetcher()
-    html_to_pdf(page("<p>x</p>"), fetcher=fetcher)
+    worker = threading.Thread(
+        target=html_to_pdf, args=(page("<p>x</p>"),), kwargs={"fetcher": fetcher}
+    )
+    worker.start()
+    worker.join()
     assert fetcher.requested and all(
         u.startswith(ASSETS.as_uri() + "/fonts/") for u in fetcher.requested
     )
