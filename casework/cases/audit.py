@@ -72,20 +72,6 @@ def append_event(
     data = data or {}
     occurred_at = (at or utcnow()).replace(microsecond=0)
     seq = case.event_count + 1
-    label = actor_label(actor)
-    digest = event_hash(
-        case_id=case.id,
-        seq=seq,
-        name=name,
-        from_state=from_state,
-        to_state=to_state,
-        actor_id=actor.id if actor else None,
-        actor_label=label,
-        occurred_at=occurred_at,
-        note=note,
-        data=data,
-        prev_hash=case.audit_head,
-    )
     event = CaseEvent(
         case_id=case.id,
         seq=seq,
@@ -93,16 +79,17 @@ def append_event(
         from_state=from_state,
         to_state=to_state,
         actor_id=actor.id if actor else None,
-        actor_label=label,
+        actor_label=actor_label(actor),
         occurred_at=occurred_at,
         note=note,
         data=data,
         prev_hash=case.audit_head,
-        hash=digest,
     )
+    # The same function verify_chains() checks with, so writing and checking cannot drift.
+    event.hash = _row_hash(event)
     db.session.add(event)
     case.event_count = seq
-    case.audit_head = digest
+    case.audit_head = event.hash
     if flush:
         db.session.flush()
     return event

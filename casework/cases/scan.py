@@ -10,6 +10,7 @@ advisory lock, so two runs at once cannot both open the same case.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -279,18 +280,32 @@ def _approaching(as_at, report, judgements, open_cases) -> None:
     report.approaching_flagged, report.approaching_cleared = len(to_flag), len(to_clear)
 
 
-def _existing_keys(kind: DueKind) -> set[tuple[int, str]]:
-    return set(
+def _add_due_items(kind: DueKind, candidates: Iterable[tuple[int, str, str, date]]) -> int:
+    """Insert (enrolment, source key, description, due on) items not already there, in one
+    statement, attached to the enrolment's open case if it has one; how many were new."""
+    existing = set(
         db.session.execute(
             select(DueItem.enrolment_id, DueItem.source_key).where(DueItem.kind == kind)
         ).all()
     )
-
-
-def _case_ids() -> dict[int, int]:
-    return dict(
+    cases = dict(
         db.session.execute(select(Case.enrolment_id, Case.id).where(Case.ended_at.is_(None))).all()
     )
+    new = [
+        {
+            "enrolment_id": eid,
+            "case_id": cases.get(eid),
+            "kind": kind,
+            "source_key": key,
+            "description": description,
+            "due_on": due_on,
+        }
+        for eid, key, description, due_on in candidates
+        if (eid, key) not in existing
+    ]
+    if new:
+        db.session.execute(DueItem.__table__.insert(), new)
+    return len(new)
 
 
 def _rebook(as_at, report, by_policy, policies, since_of) -> None:
@@ -311,26 +326,18 @@ def _rebook(as_at, report, by_policy, policies, since_of) -> None:
         rows += [(eid, mid, at, days) for eid, mid, at in db.session.execute(query)]
     if not rows:
         return
-    existing = _existing_keys(DueKind.REBOOK_ONE_TO_ONE)
-    cases = _case_ids()
-    new = []
-    for eid, mark_id, starts_at, days in rows:
-        key = f"mark:{mark_id}"
-        if (eid, key) in existing:
-            continue
-        new.append(
-            {
-                "enrolment_id": eid,
-                "case_id": cases.get(eid),
-                "kind": DueKind.REBOOK_ONE_TO_ONE,
-                "source_key": key,
-                "description": f"Rebook the 1-2-1 missed on {starts_at:%d %B %Y}",
-                "due_on": add_working_days(starts_at.date(), days),
-            }
-        )
-    if new:
-        db.session.execute(DueItem.__table__.insert(), new)
-    report.rebook_items = len(new)
+    report.rebook_items = _add_due_items(
+        DueKind.REBOOK_ONE_TO_ONE,
+        (
+            (
+                eid,
+                f"mark:{mark_id}",
+                f"Rebook the 1-2-1 missed on {starts_at:%d %B %Y}",
+                add_working_days(starts_at.date(), days),
+            )
+            for eid, mark_id, starts_at, days in rows
+        ),
+    )
 
 
 def _medical(as_at, report, by_policy, policies, since_of) -> None:
@@ -379,29 +386,19 @@ def _medical(as_at, report, by_policy, policies, since_of) -> None:
                 runs.append((eid, first_mark, first_day, last_day, days))
     if not runs:
         return
-    existing = _existing_keys(DueKind.MEDICAL_CERTIFICATE)
-    cases = _case_ids()
-    new = []
-    for eid, first_mark, first_day, _last_day, days in runs:
-        key = f"illness:{first_mark}"
-        if (eid, key) in existing:
-            continue
-        new.append(
-            {
-                "enrolment_id": eid,
-                "case_id": cases.get(eid),
-                "kind": DueKind.MEDICAL_CERTIFICATE,
-                "source_key": key,
-                "description": (
-                    f"Medical certificate for illness from {first_day:%d %B %Y} "
-                    f"(more than {days} days)"
-                ),
-                "due_on": first_day + timedelta(days=days),
-            }
-        )
-    if new:
-        db.session.execute(DueItem.__table__.insert(), new)
-    report.medical_certificate_items = len(new)
+    report.medical_certificate_items = _add_due_items(
+        DueKind.MEDICAL_CERTIFICATE,
+        (
+            (
+                eid,
+                f"illness:{first_mark}",
+                f"Medical certificate for illness from {first_day:%d %B %Y} "
+                f"(more than {days} days)",
+                first_day + timedelta(days=days),
+            )
+            for eid, first_mark, first_day, _last_day, days in runs
+        ),
+    )
 
 
 def _as_date(value: Any) -> date:
