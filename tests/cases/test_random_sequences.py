@@ -15,7 +15,6 @@ example's own case; what earlier examples left behind only has to stay as it was
 
 from __future__ import annotations
 
-import itertools
 import os
 from datetime import date, datetime, timedelta
 
@@ -37,18 +36,15 @@ from casework.models import (
     ActionPlan,
     Case,
     CaseEvent,
-    DeliveryMode,
     DueItem,
     LetterJob,
     Mark,
-    MarkCode,
     Occurrence,
     PlanReview,
-    Session,
-    SessionKind,
 )
 from casework.registers.figures import AbsencePeriod
 from tests.case_fixtures import PANEL, PLAN, TERM_START
+from tests.factories import Factory
 from tests.machines.test_transition_table import (
     CIRCUMSTANCES,
     POLICIES,
@@ -124,7 +120,6 @@ def draw_step(data, policy: str, case: Case, *, wild: bool = True) -> tuple:
 
 
 _PASSWORD_HASH = generate_password_hash("correct horse")
-_session_refs = itertools.count(1)
 _STATES = {
     key: {
         s.value
@@ -172,30 +167,13 @@ class Example:
         self.day = self.mark("P" * 17 + "UUU")
 
     def mark(self, codes: str) -> date:
-        enrolment = self.enrolment
-        code_set = enrolment.programme.policy.code_set
-        present = "/" if code_set == "statutory" else "P"
-        for c in codes:
-            starts = TERM_START + timedelta(days=self.sessions)
-            self.sessions += 1
-            code_id = db.session.scalar(
-                select(MarkCode.id).where(
-                    MarkCode.code_set == code_set, MarkCode.code == (present if c == "P" else c)
-                )
-            )
-            session = Session(
-                programme_id=enrolment.programme_id,
-                session_ref=f"RS{next(_session_refs):07d}",
-                kind=SessionKind.WORKSHOP,
-                delivery_mode=DeliveryMode.FACE_TO_FACE,
-                starts_at=starts,
-                ends_at=starts + timedelta(minutes=120),
-                register_closes_at=starts + timedelta(minutes=30),
-            )
-            db.session.add(
-                Mark(enrolment=enrolment, session=session, code_id=code_id, recorded_by="tests")
-            )
+        statutory = self.enrolment.programme.policy.code_set == "statutory"
+        start = TERM_START + timedelta(days=self.sessions)
+        Factory().register(
+            self.enrolment, codes.replace("P", "/") if statutory else codes, start=start
+        )
         db.session.commit()
+        self.sessions += len(codes)
         self.day = (TERM_START + timedelta(days=self.sessions - 1)).date()
         return self.day
 

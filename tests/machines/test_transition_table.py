@@ -36,7 +36,6 @@ invalid_data and stale, each leaving the case exactly as it was.
 
 from __future__ import annotations
 
-import itertools
 from collections import deque
 from datetime import date, timedelta
 from types import SimpleNamespace
@@ -64,19 +63,15 @@ from casework.models import (
     ActionPlan,
     Case,
     CaseEvent,
-    DeliveryMode,
     DueItem,
     EnrolmentStatus,
     LetterJob,
-    Mark,
-    MarkCode,
     Occurrence,
     PlanReview,
-    Session,
-    SessionKind,
 )
 from casework.policies import load_policies
 from tests.case_fixtures import PANEL, PLAN, TERM_START, fire
+from tests.factories import Factory
 
 S, E = Stage, Event
 
@@ -255,33 +250,9 @@ def prepare(t, case: Case, policy: str, event: Event, today: date) -> None:
         )
 
 
-_session_refs = itertools.count(1)
-
-
 def mark_sessions(enrolment, codes: str) -> date:
-    """One session a day from the start of term, marked with ``codes``, in one flush (the
-    factory flushes every row, which is most of a test's time on PostgreSQL)."""
-    code_set = enrolment.programme.policy.code_set
-    code_ids = {
-        c: db.session.scalar(
-            select(MarkCode.id).where(MarkCode.code_set == code_set, MarkCode.code == c)
-        )
-        for c in set(codes)
-    }
-    for i, c in enumerate(codes):
-        starts = TERM_START + timedelta(days=i)
-        session = Session(
-            programme_id=enrolment.programme_id,
-            session_ref=f"TT{next(_session_refs):07d}",
-            kind=SessionKind.WORKSHOP,
-            delivery_mode=DeliveryMode.FACE_TO_FACE,
-            starts_at=starts,
-            ends_at=starts + timedelta(minutes=120),
-            register_closes_at=starts + timedelta(minutes=30),
-        )
-        db.session.add(
-            Mark(enrolment=enrolment, session=session, code_id=code_ids[c], recorded_by="tests")
-        )
+    """One session a day from the start of term, marked with ``codes``."""
+    Factory().register(enrolment, codes, start=TERM_START)
     db.session.commit()
     return (TERM_START + timedelta(days=len(codes) - 1)).date()
 
