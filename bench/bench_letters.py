@@ -28,14 +28,10 @@ See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import hashlib
-import io
 import json
 import multiprocessing
 import os
-import platform
-import pstats
 import random
 import resource
 import shutil
@@ -44,15 +40,15 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+from benchkit import RESULTS_DIR, PhaseClock, code_version, machine, profiled, say, stopwatch
+
 POSTGRESQL_ENV = "CASEWORK_BENCH_LETTERS_POSTGRESQL_URL"
 DEFAULT_POSTGRESQL_URL = "postgresql://postgres@127.0.0.1:5432/casework_bench_letters"
 PROTECTED_DATABASES = frozenset({"test", "casework_ci"})  # the test suite's and CI's
@@ -689,62 +685,6 @@ def libreoffice_step(
 # --- measuring -----------------------------------------------------------------------------------
 
 
-class PhaseClock:
-    """Wall time spent in named module functions, by wrapping them for the duration of a block
-    (the wrappers only time and call through)."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
-
-    @contextmanager
-    def watching(self, module: Any, names: dict[str, str]) -> Iterator[PhaseClock]:
-        originals = {name: getattr(module, name) for name in names if hasattr(module, name)}
-        for name, original in originals.items():
-            setattr(module, name, self._timed(original, names[name]))
-        try:
-            yield self
-        finally:
-            for name, original in originals.items():
-                setattr(module, name, original)
-
-    def _timed(self, function: Callable[..., Any], label: str) -> Callable[..., Any]:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                self.seconds[label] += time.perf_counter() - started
-
-        return timed
-
-
-@contextmanager
-def profiled(label: str, enabled: bool) -> Iterator[None]:
-    """cProfile the block when enabled; stats to bench/results/<label>.prof and the top lines."""
-    if not enabled:
-        yield
-        return
-    profiler = cProfile.Profile()
-    profiler.enable()
-    try:
-        yield
-    finally:
-        profiler.disable()
-        RESULTS_DIR.mkdir(exist_ok=True)
-        path = RESULTS_DIR / f"{label}.prof"
-        profiler.dump_stats(path)
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(20)
-        print(f"\n--- cProfile {label} (by own time; timings inflated) -> {path}")
-        print(out.getvalue())
-
-
-def stopwatch(function: Callable[[], Any]) -> tuple[float, Any]:
-    started = time.perf_counter()
-    result = function()
-    return time.perf_counter() - started, result
-
-
 def bare_parallel(htmls: list[str], workers: int, base_url: str) -> tuple[float, list[bytes]]:
     """The same HTML on ``workers`` spawned processes, 25 a task, as render-letters does."""
     chunks = [htmls[i : i + CHUNK] for i in range(0, len(htmls), CHUNK)]
@@ -856,7 +796,7 @@ def bench(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]:
                     },
                 ),
                 pdf_phases.watching(render_module, {"html_to_pdf": "PDF"}),
-                profiled(f"letters-one-at-a-time-{dialect}", args.profile and attempt == 0),
+                profiled(f"letters-one-at-a-time-{dialect}", args.profile and attempt == 0, top=20),
             ):
                 seconds, (rendered, failed) = stopwatch(lambda: render_jobs(pending_jobs()))
             db.session.remove()
@@ -938,13 +878,6 @@ def server_version(dialect: str) -> str:
     if dialect == "postgresql":
         return "PostgreSQL " + db.session.execute(text("SHOW server_version")).scalar_one()
     return "SQLite " + db.session.execute(text("SELECT sqlite_version()")).scalar_one()
-
-
-def say(message: str) -> None:
-    print(message, flush=True)
-
-
-# --- the report ----------------------------------------------------------------------------------
 
 
 def prefixed(runs: dict[str, list[float]]) -> dict[str, list[float]]:
@@ -1046,31 +979,6 @@ def report(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def code_version() -> str:
-    """The commit measured, marked "+changes" when casework/ or templates/ differ from it."""
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str:
-        try:
-            done = subprocess.run(
-                ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
-            )
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-        return done.stdout.strip()
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    changed = git("status", "--porcelain", "--", "casework", "templates")
-    return commit + (" +changes" if changed else "")
-
-
-def machine() -> str:
-    return (
-        f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()},"
-        f" {platform.system()} {platform.release()}"
-    )
-
-
 def database_url(args: argparse.Namespace, workdir: Path) -> str:
     if args.database == "sqlite":
         return f"sqlite:///{workdir / 'bench.sqlite'}"
@@ -1143,7 +1051,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in saved[-args.report :]:
             print(report(json.loads(line)) + "\n")
         return 0
-    version = code_version()  # before the run: the code imported is the code at this point
+    # Before the run: the code imported is the code at this point.
+    version = code_version(("casework", "templates"))
     workdir = Path(tempfile.mkdtemp(prefix="casework-bench-letters-"))
     try:
         results = bench(args, database_url(args, workdir), workdir)

@@ -20,29 +20,23 @@ See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import hashlib
-import io
 import json
 import os
-import platform
-import pstats
 import random
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from benchkit import RESULTS_DIR, PhaseClock, code_version, machine, profiled, say, stopwatch
 from sqlalchemy import DateTime, func, insert, select, text
 
 from casework import create_app
@@ -74,7 +68,6 @@ from casework.registers.importing import COLUMNS, MARK_COLUMNS, import_register
 
 POSTGRESQL_ENV = "CASEWORK_BENCH_POSTGRESQL_URL"
 DEFAULT_POSTGRESQL_URL = "postgresql://postgres@127.0.0.1:5432/test"
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LOCAL_ZONE = ZoneInfo("Europe/London")
 
 # Further-education code set (P, L, A, U, N, X, E) under these three policies.
@@ -335,39 +328,6 @@ def generate_register(world: World, seed: int) -> Register:
 # --- measuring -----------------------------------------------------------------------------------
 
 
-class PhaseClock:
-    """Wall time spent in named module functions, by wrapping them for the duration of a block.
-
-    The wrappers only observe: each calls the original (generators are drained into a list), so
-    the code measured is unchanged. A name that no longer exists is skipped.
-    """
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
-
-    @contextmanager
-    def watching(self, module: Any, names: dict[str, str], drain: tuple[str, ...] = ()):
-        originals = {name: getattr(module, name) for name in names if hasattr(module, name)}
-        for name, original in originals.items():
-            setattr(module, name, self._timed(original, names[name], name in drain))
-        try:
-            yield self
-        finally:
-            for name, original in originals.items():
-                setattr(module, name, original)
-
-    def _timed(self, function: Callable[..., Any], label: str, drain: bool) -> Callable[..., Any]:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                result = function(*args, **kwargs)
-                return list(result) if drain else result
-            finally:
-                self.seconds[label] += time.perf_counter() - started
-
-        return timed
-
-
 IMPORT_PHASES = {
     "_read_records": "read CSV",
     "_load_lookups": "look up refs",
@@ -391,33 +351,6 @@ SCAN_PHASES = {
 class Timing:
     seconds: float
     phases: dict[str, float] = field(default_factory=dict)
-
-
-@contextmanager
-def profiled(label: str, enabled: bool) -> Iterator[None]:
-    """cProfile the block when enabled; stats to bench/results/<label>.prof and the top lines."""
-    if not enabled:
-        yield
-        return
-    profiler = cProfile.Profile()
-    profiler.enable()
-    try:
-        yield
-    finally:
-        profiler.disable()
-        RESULTS_DIR.mkdir(exist_ok=True)
-        path = RESULTS_DIR / f"{label}.prof"
-        profiler.dump_stats(path)
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
-        print(f"\n--- cProfile {label} (by own time; timings inflated) -> {path}")
-        print(out.getvalue())
-
-
-def stopwatch(function: Callable[[], Any]) -> tuple[float, Any]:
-    started = time.perf_counter()
-    result = function()
-    return time.perf_counter() - started, result
 
 
 def raw_connection() -> Any:
@@ -821,10 +754,6 @@ def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
     return results
 
 
-def say(message: str) -> None:
-    print(message, flush=True)
-
-
 def report(r: dict[str, Any]) -> str:
     marks = r["marks"]
     driver_rate = marks / r["driver_seconds"]
@@ -895,30 +824,6 @@ def report(r: dict[str, Any]) -> str:
         + ".",
     ]
     return "\n".join(lines)
-
-
-def code_version() -> str:
-    """The commit measured, marked "+changes" when casework/ differs from it."""
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str:
-        try:
-            done = subprocess.run(
-                ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
-            )
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-        return done.stdout.strip()
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + (" +changes" if git("status", "--porcelain", "--", "casework") else "")
-
-
-def machine() -> str:
-    return (
-        f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()},"
-        f" {platform.system()} {platform.release()}"
-    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

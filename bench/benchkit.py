@@ -1,0 +1,107 @@
+"""Helpers both benchmarks share: phase timing, profiling, a stopwatch, and what was measured
+where. Imports nothing of casework, so spawned bare-WeasyPrint workers stay as light as they are."""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import os
+import platform
+import pstats
+import subprocess
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+class PhaseClock:
+    """Wall time spent in named module functions, by wrapping them for the duration of a block.
+
+    The wrappers only observe: each calls the original (generators are drained into a list), so
+    the code measured is unchanged. A name that no longer exists is skipped.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def watching(self, module: Any, names: dict[str, str], drain: tuple[str, ...] = ()):
+        originals = {name: getattr(module, name) for name in names if hasattr(module, name)}
+        for name, original in originals.items():
+            setattr(module, name, self._timed(original, names[name], name in drain))
+        try:
+            yield self
+        finally:
+            for name, original in originals.items():
+                setattr(module, name, original)
+
+    def _timed(self, function: Callable[..., Any], label: str, drain: bool) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                result = function(*args, **kwargs)
+                return list(result) if drain else result
+            finally:
+                self.seconds[label] += time.perf_counter() - started
+
+        return timed
+
+
+@contextmanager
+def profiled(label: str, enabled: bool, top: int = 15) -> Iterator[None]:
+    """cProfile the block when enabled; stats to bench/results/<label>.prof and the top lines."""
+    if not enabled:
+        yield
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        RESULTS_DIR.mkdir(exist_ok=True)
+        path = RESULTS_DIR / f"{label}.prof"
+        profiler.dump_stats(path)
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+        print(f"\n--- cProfile {label} (by own time; timings inflated) -> {path}")
+        print(out.getvalue())
+
+
+def stopwatch(function: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = function()
+    return time.perf_counter() - started, result
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def code_version(paths: tuple[str, ...] = ("casework",)) -> str:
+    """The commit measured, marked "+changes" when any of ``paths`` differs from it."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+            )
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + (" +changes" if git("status", "--porcelain", "--", *paths) else "")
+
+
+def machine() -> str:
+    return (
+        f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()},"
+        f" {platform.system()} {platform.release()}"
+    )
