@@ -19,6 +19,7 @@ def templates_dir() -> Path:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the casework Flask app. ``config`` overrides the environment (tests use it)."""
+    from casework.api import init_api
     from casework.config import configure
     from casework.extensions import db, migrate
     from casework.views import register_blueprints
@@ -28,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"))
     register_blueprints(app)
+    init_api(app)
 
     from casework.cli import register_commands
 

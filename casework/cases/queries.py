@@ -85,6 +85,8 @@ class DueSchema(Schema):
 
 
 class LetterJobSchema(Schema):
+    job_id = fields.Integer()
+    letter_id = fields.Integer(allow_none=True)  # once rendered and stored
     template = fields.String()
     recipient_kind = fields.String()
     recipient_name = fields.String()
@@ -133,7 +135,7 @@ class CaseDetailSchema(Schema):
 def _letters(case: Case, seq_of: dict[int, int]) -> list[dict[str, Any]]:
     """Who got (or is to get) what, and how; stored letters carry their reference."""
     rows = db.session.execute(
-        select(LetterJob, Letter.reference, Contact.name)
+        select(LetterJob, Letter.id, Letter.reference, Contact.name)
         .outerjoin(Letter, Letter.job_id == LetterJob.id)
         .outerjoin(Contact, Contact.id == LetterJob.contact_id)
         .where(LetterJob.case_id == case.id)
@@ -142,6 +144,8 @@ def _letters(case: Case, seq_of: dict[int, int]) -> list[dict[str, Any]]:
     learner = case.enrolment.learner.full_name
     return [
         {
+            "job_id": job.id,
+            "letter_id": letter_id,
             "template": job.template,
             "recipient_kind": job.recipient_kind,
             "recipient_name": contact_name or learner,
@@ -151,7 +155,7 @@ def _letters(case: Case, seq_of: dict[int, int]) -> list[dict[str, Any]]:
             "reference": reference,
             "event_seq": seq_of.get(job.event_id, 0),
         }
-        for job, reference, contact_name in rows
+        for job, letter_id, reference, contact_name in rows
     ]
 
 

@@ -1,5 +1,6 @@
 """The data model. Importing this package registers every table on ``db.metadata``."""
 
+from casework.models.api import ApiToken, IdempotentRequest
 from casework.models.cases import (
     ActionPlan,
     Case,
@@ -38,6 +39,7 @@ from casework.models.staff import Role, User, UserRole
 __all__ = [
     "AbsenceReason",
     "ActionPlan",
+    "ApiToken",
     "Case",
     "CaseEvent",
     "CodeSet",
@@ -48,6 +50,7 @@ __all__ = [
     "DueKind",
     "Enrolment",
     "EnrolmentStatus",
+    "IdempotentRequest",
     "Learner",
     "LearnerAccount",
     "Letter",

@@ -1,17 +1,24 @@
-"""Plain error pages: a person never sees a stack trace."""
+"""The app's error handlers: a person gets a plain page, an API client a problem (RFC 9457);
+nobody ever sees a stack trace."""
 
 from __future__ import annotations
 
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from casework.api.problems import http_problem, is_api_request, problem
+
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        if is_api_request():
+            return http_problem(error)
         return render_template("errors.html", error=error), error.code
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
         app.logger.exception("unhandled error")
+        if is_api_request():
+            return problem("server-error")
         return render_template("errors.html", error=InternalServerError()), 500

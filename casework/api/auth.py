@@ -1,0 +1,36 @@
+"""Who is calling: the bearer token on every API request, and role checks for writes."""
+
+from __future__ import annotations
+
+from flask import g, request
+from flask.typing import ResponseReturnValue
+
+from casework.api.problems import problem
+from casework.cases.errors import Forbidden
+from casework.models import Role, User
+from casework.tokens import user_for_secret
+
+
+def authenticate() -> ResponseReturnValue | None:
+    """``before_request`` of every API blueprint: no valid token, no access."""
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return problem("unauthenticated", "Send Authorization: Bearer <token>.")
+    user = user_for_secret(secret.strip())
+    if user is None:
+        return problem("unauthenticated", "This token is unknown, revoked or of an inactive user.")
+    g.api_user = user
+    return None
+
+
+def caller() -> User:
+    return g.api_user
+
+
+def require_role(*roles: Role) -> User:
+    """The caller, if they hold one of ``roles``; otherwise Forbidden."""
+    user = caller()
+    if not any(user.has_role(role) for role in roles):
+        words = " or ".join(role.label.lower() for role in roles)
+        raise Forbidden(f"Only an {words} may do this.")
+    return user

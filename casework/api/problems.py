@@ -1,0 +1,159 @@
+"""Errors as problem details (RFC 9457): one stable ``type`` per kind of problem.
+
+Every error the API returns, from a refused case event to a route that does not exist, is an
+``application/problem+json`` body; never HTML and never a stack trace.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from flask import Response, json, request
+from marshmallow import Schema, fields
+from werkzeug.exceptions import HTTPException
+
+from casework.cases.errors import CaseError
+
+API_PREFIX = "/api/v1"
+PROBLEM_JSON = "application/problem+json"
+PROBLEMS_PATH = f"{API_PREFIX}/problems/"
+
+# kind -> (HTTP status, title, what it means). The kind is the stable part of the type URI.
+PROBLEMS: dict[str, tuple[int, str, str]] = {
+    "unauthenticated": (
+        401,
+        "Not signed in",
+        "The request had no API token, or one that is unknown, revoked or of an inactive user. "
+        "Send Authorization: Bearer <token> (casework create-token).",
+    ),
+    "forbidden": (403, "Not permitted", "Your role does not allow this action."),
+    "not-found": (
+        404,
+        "Not found",
+        "There is no such resource, or it is outside what you may see.",
+    ),
+    "not-allowed": (
+        409,
+        "Not allowed from this stage",
+        "The case's stage does not allow this event; `allowed` lists the events it does.",
+    ),
+    "guard-failed": (
+        409,
+        "Conditions not met",
+        "The event is allowed from this stage, but the policy's conditions for it are not met "
+        "now; `detail` says which.",
+    ),
+    "invalid-data": (
+        422,
+        "Invalid data",
+        "Some of the request's data is missing or wrong; `errors` says which, field by field.",
+    ),
+    "stale": (
+        412,
+        "The case has changed",
+        "The case's version (ETag) is not the one sent in If-Match: someone acted on it since. "
+        "Read it again, then decide.",
+    ),
+    "precondition-required": (
+        428,
+        "If-Match required",
+        "Acting on a case needs the version you read: send its ETag as If-Match.",
+    ),
+    "idempotency-key-reused": (
+        422,
+        "Idempotency key used for another request",
+        "This Idempotency-Key was used before for a different request. Use a new key.",
+    ),
+    "request-in-progress": (
+        409,
+        "The same request is still running",
+        "A request with this Idempotency-Key has not finished. Wait, then retry it.",
+    ),
+    "http-error": (
+        400,
+        "HTTP error",
+        "A request the API cannot take as it is (for example an unsupported method or media "
+        "type); `status` and `title` say which.",
+    ),
+    "server-error": (
+        500,
+        "Server error",
+        "Something went wrong on casework's side; nothing was changed. It has been logged.",
+    ),
+}
+_CASE_ERROR_PROBLEM = {
+    "not_found": "not-found",
+    "not_allowed": "not-allowed",
+    "forbidden": "forbidden",
+    "guard_failed": "guard-failed",
+    "invalid_data": "invalid-data",
+    "stale": "stale",
+}
+_STATUS_PROBLEM = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 422: "invalid-data"}
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, with casework's extension members."""
+
+    type = fields.String(required=True, metadata={"format": "uri-reference"})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String()
+    instance = fields.String()
+    errors = fields.Dict(metadata={"description": "Field by field (invalid-data)."})
+    allowed = fields.List(fields.String(), metadata={"description": "Events allowed now."})
+    current_version = fields.Integer(metadata={"description": "The case's version (stale)."})
+
+
+def is_api_request() -> bool:
+    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
+
+
+def problem(
+    kind: str, detail: str | None = None, *, status: int | None = None, **extra: Any
+) -> Response:
+    default_status, title, _ = PROBLEMS[kind]
+    status = status or default_status
+    if kind == "http-error":
+        title = HTTPStatus(status).phrase
+    body: dict[str, Any] = {"type": PROBLEMS_PATH + kind, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body["instance"] = request.path
+    body.update({key: value for key, value in extra.items() if value is not None})
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="casework"'
+    return response
+
+
+def case_problem(error: CaseError) -> Response:
+    extra: dict[str, Any] = {}
+    if error.kind == "invalid_data":
+        extra["errors"] = getattr(error, "errors", None)
+    elif error.kind == "not_allowed":
+        extra["allowed"] = list(getattr(error, "allowed", []) or [])
+    elif error.kind == "stale":
+        current = getattr(error, "current_version", None)
+        extra["current_version"] = current if current is not None and current >= 0 else None
+    return problem(_CASE_ERROR_PROBLEM[error.kind], str(error), **extra)
+
+
+def http_problem(error: HTTPException) -> Response:
+    """A werkzeug error (including webargs' validation errors) as a problem."""
+    code = error.code or 500
+    data = getattr(error, "data", None) or {}
+    if code == 422 and "messages" in data:
+        # webargs: {"json": {"field": [...]}} -> the fields themselves
+        messages = data["messages"]
+        errors = {}
+        for location_errors in messages.values():
+            errors.update(location_errors if isinstance(location_errors, dict) else {})
+        return problem("invalid-data", "Some of the data is missing or wrong.", errors=errors)
+    kind = _STATUS_PROBLEM.get(code, "server-error" if code >= 500 else "http-error")
+    detail = data.get("message") or error.description
+    response = problem(kind, detail, status=code)
+    if code == 405 and getattr(error, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response

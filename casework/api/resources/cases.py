@@ -1,0 +1,227 @@
+"""Cases: list and read within the caller's scope, open one, fire an event on one."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Response, jsonify, request, url_for
+from flask.views import MethodView
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from casework.api import api_blueprint
+from casework.api.auth import caller
+from casework.api.idempotency import HEADER_DOC, idempotent
+from casework.api.pagination import PAGINATION, SelectPage
+from casework.api.problems import problem
+from casework.cases import access
+from casework.cases.queries import CaseDetailSchema, case_detail
+from casework.cases.service import ActionResult, act, stage_name
+from casework.extensions import db
+from casework.machines.workflow import Event, Stage
+from casework.models import Case, Enrolment, Letter
+
+blp = api_blueprint("cases", "Attendance cases: read them, open them, act on them.")
+
+_ETAG = re.compile(r'^(?:W/)?"(\d{1,9})"$|^(\d{1,9})$')
+IF_MATCH_DOC = {
+    "in": "header",
+    "name": "If-Match",
+    "required": True,
+    "description": 'The ETag of the case as you read it (its version, e.g. "3").',
+    "schema": {"type": "string"},
+}
+
+
+class CaseQuerySchema(Schema):
+    stage = fields.String(
+        validate=validate.OneOf([s.value for s in Stage]),
+        metadata={"description": "Workflow stage id (not the provider's name for it)."},
+    )
+    open = fields.Boolean(metadata={"description": "Only open (true) or ended (false) cases."})
+    programme_id = fields.Integer(validate=validate.Range(min=1))
+    mentor_id = fields.Integer(validate=validate.Range(min=1))
+    decision_due_by = fields.Date(
+        metadata={"description": "Only cases whose pending decision is due on or before this."}
+    )
+
+
+class CaseSummarySchema(Schema):
+    id = fields.Integer()
+    version = fields.Integer()
+    stage = fields.String()
+    stage_name = fields.String()
+    policy = fields.String(attribute="policy.key")
+    enrolment_id = fields.Integer()
+    learner_ref = fields.String(attribute="enrolment.learner.learner_ref")
+    learner_name = fields.String(attribute="enrolment.learner.full_name")
+    programme_id = fields.Integer(attribute="enrolment.programme_id")
+    mentor_id = fields.Integer(attribute="enrolment.mentor_id", allow_none=True)
+    opened_on = fields.Date()
+    ended_at = fields.DateTime(allow_none=True)
+    occurrence_count = fields.Integer()
+    decision_due_on = fields.Date(allow_none=True)
+
+
+class NewCaseSchema(Schema):
+    enrolment_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    note = fields.String(required=True, metadata={"description": "Why the case is opened."})
+
+
+class FireEventSchema(Schema):
+    event = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "An event id from the case's `events_allowed`, or a change."},
+    )
+    note = fields.String(load_default="", metadata={"description": "Why (required of staff)."})
+    data = fields.Dict(
+        keys=fields.String(), load_default=dict, metadata={"description": "The event's data."}
+    )
+
+
+class ProducedLetterSchema(Schema):
+    job_id = fields.Integer()
+    letter_id = fields.Integer(allow_none=True)
+    template = fields.String()
+    recipient_kind = fields.String()
+    channel = fields.String()
+    status = fields.String()
+    download = fields.String(allow_none=True)
+
+
+class ActionResultSchema(Schema):
+    case_id = fields.Integer()
+    version = fields.Integer()
+    stage = fields.String()
+    stage_name = fields.String()
+    event = fields.String()
+    event_seq = fields.Integer()
+    letters = fields.List(fields.Nested(ProducedLetterSchema))
+
+
+def _summary_query(args: dict[str, Any]):
+    query = access.visible_cases(caller()).join(Case.enrolment).order_by(Case.id)
+    if "stage" in args:
+        query = query.where(Case.state == args["stage"])
+    if "open" in args:
+        query = query.where(Case.ended_at.is_(None) if args["open"] else Case.ended_at.is_not(None))
+    if "programme_id" in args:
+        query = query.where(Enrolment.programme_id == args["programme_id"])
+    if "mentor_id" in args:
+        query = query.where(Enrolment.mentor_id == args["mentor_id"])
+    if "decision_due_by" in args:
+        query = query.where(Case.decision_due_on <= args["decision_due_by"])
+    return query
+
+
+def _result(result: ActionResult) -> dict[str, Any]:
+    case = result.case
+    stored = dict(
+        db.session.execute(
+            select(Letter.job_id, Letter.id).where(
+                Letter.job_id.in_([job.id for job in result.letters])
+            )
+        ).all()
+    )
+    return {
+        "case_id": case.id,
+        "version": case.version,
+        "stage": case.state,
+        "stage_name": stage_name(case, case.state),
+        "event": result.event.name,
+        "event_seq": result.event.seq,
+        "letters": [
+            {
+                "job_id": job.id,
+                "letter_id": stored.get(job.id),
+                "template": job.template,
+                "recipient_kind": job.recipient_kind,
+                "channel": job.channel,
+                "status": job.status.value,
+                "download": url_for("letters.LetterPdf", letter_id=stored[job.id])
+                if job.id in stored
+                else None,
+            }
+            for job in result.letters
+        ],
+    }
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+@blp.route("/cases")
+class Cases(MethodView):
+    @blp.arguments(CaseQuerySchema, location="query")
+    @blp.response(200, CaseSummarySchema(many=True))
+    @blp.paginate(SelectPage, **PAGINATION)
+    def get(self, args):
+        """List the cases you may see, oldest first."""
+        return _summary_query(args)
+
+    @blp.doc(parameters=[HEADER_DOC])
+    @idempotent
+    @blp.arguments(NewCaseSchema)
+    @blp.response(201, ActionResultSchema)
+    def post(self, body):
+        """Open a case on an enrolment (where the policy lets staff open one)."""
+        result = act(
+            actor=caller(), event=Event.OPEN, note=body["note"], enrolment_id=body["enrolment_id"]
+        )
+        headers = {
+            "Location": url_for("cases.CaseById", case_id=result.case.id),
+            "ETag": _etag(result.case.version),
+        }
+        return _result(result), 201, headers
+
+
+@blp.route("/cases/<int:case_id>")
+class CaseById(MethodView):
+    @blp.response(200, CaseDetailSchema, headers={"ETag": {"schema": {"type": "string"}}})
+    def get(self, case_id: int):
+        """A case with its timeline, occurrences, plan, what is due, its letters and the events
+        you may fire now. Its ETag is its version: send it as If-Match to act on it."""
+        detail = case_detail(caller(), case_id)  # already dumped through CaseDetailSchema
+        response = jsonify(detail)
+        response.headers["ETag"] = _etag(detail["version"])
+        return response
+
+
+def _if_match_version() -> int | Response:
+    header = request.headers.get("If-Match", "").strip()
+    if not header:
+        return problem("precondition-required")
+    match = _ETAG.match(header)
+    if match is None:
+        return problem(
+            "precondition-required",
+            'If-Match must be the case\'s ETag, e.g. "3" (a wildcard is not enough).',
+        )
+    return int(match.group(1) or match.group(2))
+
+
+@blp.route("/cases/<int:case_id>/events")
+class CaseEvents(MethodView):
+    @blp.doc(parameters=[IF_MATCH_DOC, HEADER_DOC])
+    @idempotent
+    @blp.arguments(FireEventSchema)
+    @blp.response(200, ActionResultSchema, headers={"ETag": {"schema": {"type": "string"}}})
+    def post(self, body, case_id: int):
+        """Fire an event on a case (or record a change such as a note). The response has the
+        new stage, the new version (ETag) and the letters the event produced."""
+        access.case_for(caller(), case_id)  # outside your scope: 404 before anything else
+        version = _if_match_version()
+        if isinstance(version, Response):
+            return version
+        result = act(
+            actor=caller(),
+            event=body["event"],
+            note=body["note"],
+            data=body["data"],
+            case_id=case_id,
+            expected_version=version,
+        )
+        return _result(result), 200, {"ETag": _etag(result.case.version)}

@@ -1,0 +1,96 @@
+"""Letters: list the stored letters of the cases you may see, and download their PDFs."""
+
+from __future__ import annotations
+
+from flask import Response
+from flask.views import MethodView
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+from sqlalchemy.orm import undefer
+
+from casework.api import api_blueprint
+from casework.api.auth import caller
+from casework.api.pagination import PAGINATION, SelectPage
+from casework.cases import access
+from casework.cases.errors import NotFound
+from casework.extensions import db
+from casework.models import Case, Letter
+
+blp = api_blueprint("letters", "Letters as stored: the same bytes on every download.")
+
+
+class LetterQuerySchema(Schema):
+    case_id = fields.Integer(validate=validate.Range(min=1))
+    template = fields.String(validate=validate.Length(max=40))
+    recipient_kind = fields.String(validate=validate.Length(max=30))
+
+
+class LetterSchema(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    event_seq = fields.Integer(attribute="event.seq")
+    template = fields.String()
+    template_version = fields.String()
+    recipient_kind = fields.String()
+    recipient_name = fields.String()
+    reference = fields.String()
+    sha256 = fields.String()
+    size = fields.Integer()
+    rendered_at = fields.DateTime()
+
+
+def _visible():
+    return (
+        select(Letter)
+        .where(Letter.case_id.in_(access.visible_cases(caller()).with_only_columns(Case.id)))
+        .order_by(Letter.id)
+    )
+
+
+def _letter(letter_id: int, *, with_pdf: bool = False) -> Letter:
+    query = _visible().where(Letter.id == letter_id)
+    if with_pdf:
+        query = query.options(undefer(Letter.pdf))
+    letter = db.session.scalars(query).one_or_none()
+    if letter is None:
+        raise NotFound(f"There is no letter {letter_id}.")
+    return letter
+
+
+@blp.route("/letters")
+class Letters(MethodView):
+    @blp.arguments(LetterQuerySchema, location="query")
+    @blp.response(200, LetterSchema(many=True))
+    @blp.paginate(SelectPage, **PAGINATION)
+    def get(self, args):
+        """List stored letters, oldest first."""
+        query = _visible()
+        for name in ("case_id", "template", "recipient_kind"):
+            if name in args:
+                query = query.where(getattr(Letter, name) == args[name])
+        return query
+
+
+@blp.route("/letters/<int:letter_id>")
+class LetterById(MethodView):
+    @blp.response(200, LetterSchema)
+    def get(self, letter_id: int):
+        """One letter's record: who it was for, its reference and its SHA-256."""
+        return _letter(letter_id)
+
+
+@blp.route("/letters/<int:letter_id>/pdf")
+class LetterPdf(MethodView):
+    @blp.response(
+        200,
+        {"type": "string", "format": "binary"},
+        content_type="application/pdf",
+        description="The PDF exactly as stored when the letter was issued.",
+    )
+    def get(self, letter_id: int):
+        """Download the letter's PDF: the same bytes every time (its SHA-256 is the ETag)."""
+        letter = _letter(letter_id, with_pdf=True)
+        response = Response(letter.pdf, mimetype="application/pdf")
+        response.headers["Content-Disposition"] = f'attachment; filename="{letter.reference}.pdf"'
+        response.set_etag(letter.sha256)
+        return response
