@@ -29,6 +29,19 @@ class CaseworkApi(Api):
         # people. flask-smorest's own would answer every page's 404 with JSON.
         pass
 
+    def _register_pagination_header(self) -> None:
+        # An HTTP header is a string: the metadata travels as JSON text, so say so (flask-smorest
+        # documents it as an object, which schema checks of the header rightly fail).
+        self.spec.components.header(
+            "PAGINATION",
+            {
+                "description": "Pagination metadata as JSON: total, total_pages, first_page, "
+                "last_page, page, previous_page, next_page.",
+                "schema": {"type": "string"},
+            },
+            lazy=True,
+        )
+
     def _register_responses(self) -> None:
         for status in http.HTTPStatus:
             response = {"description": status.phrase}

@@ -18,6 +18,8 @@ class SelectPage(Page):
     @property
     def items(self):
         params = self.page_params
+        if params.first_item >= params.item_count:  # past the end (or a vast page number)
+            return []
         query = self.collection.offset(params.first_item).limit(params.page_size)
         return list(db.session.scalars(query))
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
-from casework.models import User
+from casework.cases.scan import run_scan
+from casework.extensions import db
+from casework.models import Case, ContactKind, User
 from casework.tokens import create_token
+from tests.case_fixtures import PLAN
 
 
 class ApiClient:
@@ -55,3 +60,21 @@ def problem_type(response) -> str:
     """The kind of an RFC 9457 problem response (the last part of its type URI)."""
     assert response.content_type == "application/problem+json", response.get_data(as_text=True)
     return response.json["type"].rsplit("/", 1)[-1]
+
+
+@pytest.fixture
+def opened(team, make, clock):
+    """A 003 case opened by the scan for an under-18 with a parent, as the API sees it."""
+    t = team("003-green-labyrinth")
+    enrolment = t.learner(born=date(2010, 5, 1))
+    make.contact(enrolment.learner, ContactKind.PARENT_CARER, name="Pat Parent", address="1 Road")
+    day = t.mark(enrolment, "PPPPPPPPUU")
+    clock(day)
+    run_scan(day)
+    case = db.session.scalars(select(Case).where(Case.enrolment_id == enrolment.id)).one()
+    return t, case
+
+
+def warning(**overrides):
+    body = {"event": "give_verbal_warning", "note": "Spoke to them", "data": {"action_plan": PLAN}}
+    return {**body, **overrides}

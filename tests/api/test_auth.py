@@ -26,7 +26,7 @@ def test_requests_without_a_valid_token_are_401_problems(client, authorization):
 
 def test_token_is_stored_only_as_its_hash_and_its_use_is_recorded(make, client):
     user = make.user(Role.HEAD_OF_PROGRAMME)
-    token, secret = create_token(email=user.email, name="MIS")
+    _token, secret = create_token(email=user.email, name="MIS")
     stored = db.session.scalars(select(ApiToken)).one()
     assert stored.secret_sha256 == hashlib.sha256(secret.encode()).hexdigest()
     assert secret not in (stored.prefix, stored.name) and stored.last_used_at is None

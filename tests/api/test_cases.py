@@ -3,34 +3,13 @@ problem kind, and idempotent retries."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from sqlalchemy import func, select
 
-from casework.cases.scan import run_scan
 from casework.extensions import db
-from casework.models import Case, CaseEvent, ContactKind
-from tests.api.conftest import problem_type
+from casework.models import Case, CaseEvent
+from tests.api.conftest import problem_type, warning
 from tests.case_fixtures import PLAN
-
-
-@pytest.fixture
-def opened(team, make, clock):
-    """A 003 case opened by the scan for an under-18 with a parent, as the API sees it."""
-    t = team("003-green-labyrinth")
-    enrolment = t.learner(born=date(2010, 5, 1))
-    make.contact(enrolment.learner, ContactKind.PARENT_CARER, name="Pat Parent", address="1 Road")
-    day = t.mark(enrolment, "PPPPPPPPUU")
-    clock(day)
-    run_scan(day)
-    case = db.session.scalars(select(Case).where(Case.enrolment_id == enrolment.id)).one()
-    return t, case
-
-
-def warning(**overrides):
-    body = {"event": "give_verbal_warning", "note": "Spoke to them", "data": {"action_plan": PLAN}}
-    return {**body, **overrides}
 
 
 def events_of(case: Case) -> int:

@@ -15,6 +15,7 @@ from casework.api.auth import caller
 from casework.api.idempotency import HEADER_DOC, idempotent
 from casework.api.pagination import PAGINATION, SelectPage
 from casework.api.problems import problem
+from casework.api.schemas import id_field
 from casework.cases import access
 from casework.cases.queries import CaseDetailSchema, case_detail
 from casework.cases.service import ActionResult, act, stage_name
@@ -40,8 +41,8 @@ class CaseQuerySchema(Schema):
         metadata={"description": "Workflow stage id (not the provider's name for it)."},
     )
     open = fields.Boolean(metadata={"description": "Only open (true) or ended (false) cases."})
-    programme_id = fields.Integer(validate=validate.Range(min=1))
-    mentor_id = fields.Integer(validate=validate.Range(min=1))
+    programme_id = id_field()
+    mentor_id = id_field()
     decision_due_by = fields.Date(
         metadata={"description": "Only cases whose pending decision is due on or before this."}
     )
@@ -65,7 +66,7 @@ class CaseSummarySchema(Schema):
 
 
 class NewCaseSchema(Schema):
-    enrolment_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    enrolment_id = id_field(required=True)
     note = fields.String(required=True, metadata={"description": "Why the case is opened."})
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import undefer
 from casework.api import api_blueprint
 from casework.api.auth import caller
 from casework.api.pagination import PAGINATION, SelectPage
+from casework.api.schemas import id_field
 from casework.cases import access
 from casework.cases.errors import NotFound
 from casework.extensions import db
@@ -20,7 +21,7 @@ blp = api_blueprint("letters", "Letters as stored: the same bytes on every downl
 
 
 class LetterQuerySchema(Schema):
-    case_id = fields.Integer(validate=validate.Range(min=1))
+    case_id = id_field()
     template = fields.String(validate=validate.Length(max=40))
     recipient_kind = fields.String(validate=validate.Length(max=30))
 
