@@ -285,7 +285,7 @@ def test_same_seed_same_demo(app_context):
     )
 
 
-def test_demo_command_builds_and_prints_sign_in_details(runner):
+def test_demo_command_builds_and_prints_sign_in_details(runner, client):
     result = runner.invoke(args=["demo", "--no-serve"])
     assert result.exit_code == 0, result.output
     assert "Serving" not in result.output
@@ -307,6 +307,11 @@ def test_demo_command_builds_and_prints_sign_in_details(runner):
     (scan_line,) = [line for line in result.output.splitlines() if "nightly scan" in line]
     opened = count(Case)
     assert opened > 0 and f"{opened} cases opened" in scan_line
+    # The printed API call works as printed.
+    (curl,) = [line for line in result.output.splitlines() if "curl" in line]
+    secret = curl.split("Bearer ")[1].split("'")[0]
+    cases = client.get("/api/v1/cases", headers={"Authorization": f"Bearer {secret}"})
+    assert cases.status_code == 200 and len(cases.json) == min(opened, 50)
 
 
 def test_demo_command_replaces_what_was_there(runner, make):

@@ -13,8 +13,9 @@ from casework.cases.scan import run_scan
 from casework.database import reset_database
 from casework.demo import build_demo
 from casework.extensions import db
-from casework.models import academic_year_label
+from casework.models import Role, academic_year_label
 from casework.registers.overview import programme_overview
+from casework.tokens import create_token
 
 
 @click.command("demo")
@@ -68,6 +69,11 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         click.echo(
             f"  {sign_in.email:<{width}}  {sign_in.password:<14}  {sign_in.label} ({sign_in.name})"
         )
+
+    admin = next(s for s in summary.sign_ins if s.role == Role.ADMINISTRATOR)
+    _, secret = create_token(email=admin.email, name="demo")
+    click.echo(f"\nAn API token acting as the {admin.label.lower()} (docs at /api/v1/docs):")
+    click.echo(f"  curl -H 'Authorization: Bearer {secret}' http://{host}:{port}/api/v1/cases")
 
     if no_serve:
         return
