@@ -31,6 +31,7 @@ from casework.models import (
     PlanReview,
     User,
 )
+from casework.records.validation import LocalDateTime
 from casework.registers.figures import figures_for
 
 REDACTED = "(recorded: visible only to the people working on this case)"
@@ -55,7 +56,7 @@ class TimelineEntrySchema(Schema):
 class OccurrenceSchema(Schema):
     number = fields.Integer()
     detected_on = fields.Date()
-    absence_started_at = fields.DateTime(allow_none=True)
+    absence_started_at = LocalDateTime(allow_none=True)  # a session's start: UK wall-clock
     attendance_percent = fields.Float(allow_none=True)
     decision_due_on = fields.Date()
     decided_at = fields.DateTime(allow_none=True)
@@ -201,14 +202,45 @@ def _plan_row(plan: ActionPlan) -> dict[str, Any]:
     }
 
 
+def attendance_summary(document: dict[str, Any], enrolment_id: int, as_at: date) -> dict[str, Any]:
+    """An enrolment's figures over the policy's window as at the end of ``as_at``, judged by the
+    policy: a case's attendance block (AttendanceSchema), plus every count and the window."""
+    since = window_start(document, as_at)
+    figures = figures_for(enrolment_id, as_at, since=since)
+    verdict = judge(document, figures)
+    risk_below = document["attendance"].get("assessment_risk_below_percent")
+    period = figures.absence_period
+    return {
+        "as_at": as_at,
+        "window_start": since,
+        "percent": figures.attendance_percent,
+        "punctuality_percent": figures.punctuality_percent,
+        "possible": figures.possible,
+        "attended": figures.attended,
+        "present": figures.present,
+        "late": figures.late,
+        "approved_activity": figures.approved_activity,
+        "authorised": figures.authorised,
+        "unauthorised": figures.unauthorised,
+        "not_counted": figures.not_counted,
+        "sessions_missed": figures.sessions_missed,
+        "threshold": verdict.words,
+        "evaluable": verdict.evaluable,
+        "below": verdict.below,
+        "approaching": verdict.approaching,
+        "assessment_at_risk": bool(
+            risk_below is not None
+            and figures.attendance_percent is not None
+            and figures.attendance_percent < risk_below
+        ),
+        "absence_period": period and {"sessions": period.sessions, "started_at": period.started_at},
+    }
+
+
 def case_detail(user: User, case_id: int, today: date | None = None) -> dict[str, Any]:
     today = today or date.today()
     case = access.case_for(user, case_id)
-    document = case.policy.document
     enrolment = case.enrolment
-    figures = figures_for(enrolment.id, today, since=window_start(document, today))
-    verdict = judge(document, figures)
-    risk_below = document["attendance"].get("assessment_risk_below_percent")
     entitled = access.may_see_circumstances(user, case)
 
     def redact(data: dict[str, Any]) -> dict[str, Any]:
@@ -237,19 +269,7 @@ def case_detail(user: User, case_id: int, today: date | None = None) -> dict[str
         "decision_due_on": case.decision_due_on,
         "safeguarding_flagged": case.safeguarding_flagged_at is not None,
         "circumstances": case.circumstances if entitled else (case.circumstances and REDACTED),
-        "attendance": {
-            "percent": figures.attendance_percent,
-            "punctuality_percent": figures.punctuality_percent,
-            "possible": figures.possible,
-            "sessions_missed": figures.sessions_missed,
-            "threshold": verdict.words,
-            "below": verdict.below,
-            "assessment_at_risk": bool(
-                risk_below is not None
-                and figures.attendance_percent is not None
-                and figures.attendance_percent < risk_below
-            ),
-        },
+        "attendance": attendance_summary(case.policy.document, enrolment.id, today),
         "timeline": [
             {
                 "seq": e.seq,

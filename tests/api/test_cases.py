@@ -42,10 +42,15 @@ def test_case_scope(api_as, opened, who, sees):
         ("open=false", False),
         ("decision_due_by=2030-01-01", True),
         ("decision_due_by=2000-01-01", False),
+        ("programme_id={programme}", True),
+        ("programme_id=999999", False),
+        ("mentor_id={mentor}", True),
+        ("mentor_id=999999", False),
     ],
 )
 def test_case_list_filters(api_as, opened, query, found):
     t, case = opened
+    query = query.format(programme=t.programme.id, mentor=t.mentor.id)
     listed = api_as(t.head).get(f"/cases?{query}")
     assert [c["id"] for c in listed.json] == ([case.id] if found else [])
 

@@ -15,13 +15,13 @@ from casework.api.auth import caller
 from casework.api.idempotency import HEADER_DOC, idempotent
 from casework.api.pagination import PAGINATION, SelectPage
 from casework.api.problems import problem
-from casework.api.schemas import id_field
 from casework.cases import access
 from casework.cases.queries import CaseDetailSchema, case_detail
 from casework.cases.service import ActionResult, act, stage_name
 from casework.extensions import db
 from casework.machines.workflow import Event, Stage
 from casework.models import Case, Enrolment, Letter
+from casework.records.validation import record_id
 
 blp = api_blueprint("cases", "Attendance cases: read them, open them, act on them.")
 
@@ -41,8 +41,8 @@ class CaseQuerySchema(Schema):
         metadata={"description": "Workflow stage id (not the provider's name for it)."},
     )
     open = fields.Boolean(metadata={"description": "Only open (true) or ended (false) cases."})
-    programme_id = id_field()
-    mentor_id = id_field()
+    programme_id = record_id()
+    mentor_id = record_id()
     decision_due_by = fields.Date(
         metadata={"description": "Only cases whose pending decision is due on or before this."}
     )
@@ -66,7 +66,7 @@ class CaseSummarySchema(Schema):
 
 
 class NewCaseSchema(Schema):
-    enrolment_id = id_field(required=True)
+    enrolment_id = record_id(required=True)
     note = fields.String(required=True, metadata={"description": "Why the case is opened."})
 
 

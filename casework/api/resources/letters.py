@@ -11,17 +11,17 @@ from sqlalchemy.orm import undefer
 from casework.api import api_blueprint
 from casework.api.auth import caller
 from casework.api.pagination import PAGINATION, SelectPage
-from casework.api.schemas import id_field
 from casework.cases import access
 from casework.cases.errors import NotFound
 from casework.extensions import db
 from casework.models import Case, Letter
+from casework.records.validation import record_id
 
 blp = api_blueprint("letters", "Letters as stored: the same bytes on every download.")
 
 
 class LetterQuerySchema(Schema):
-    case_id = id_field()
+    case_id = record_id()
     template = fields.String(validate=validate.Length(max=40))
     recipient_kind = fields.String(validate=validate.Length(max=30))
 

@@ -1,0 +1,160 @@
+"""Enrolments: a learner on a programme for an academic year, with their tutor/mentor; and
+their attendance figures as at a day.
+
+Read within casework.cases.access.visible_enrolments. Written by administrators and by the
+administration officers of the enrolment's programme.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import selectinload
+
+from casework.cases import access
+from casework.cases.queries import attendance_summary
+from casework.extensions import db
+from casework.models import (
+    Enrolment,
+    EnrolmentStatus,
+    Learner,
+    Programme,
+    Role,
+    User,
+    academic_year_label,
+    academic_year_of,
+)
+from casework.records.common import (
+    FieldErrors,
+    apply,
+    commit,
+    invalid,
+    require_administers,
+    require_role,
+)
+from casework.records.programmes import visible_programmes
+
+CHANGEABLE = ("mentor_id", "end_date", "status", "is_apprentice", "is_dual_registered")
+
+
+def _loaded(query: Select) -> Select:
+    return query.options(
+        selectinload(Enrolment.learner),
+        selectinload(Enrolment.programme),
+        selectinload(Enrolment.mentor),
+    )
+
+
+def list_enrolments(
+    user: User,
+    *,
+    programme_id: int | None = None,
+    mentor_id: int | None = None,
+    learner_id: int | None = None,
+    status: EnrolmentStatus | None = None,
+) -> Select[tuple[Enrolment]]:
+    query = _loaded(access.visible_enrolments(user)).order_by(Enrolment.id)
+    for column, value in (
+        (Enrolment.programme_id, programme_id),
+        (Enrolment.mentor_id, mentor_id),
+        (Enrolment.learner_id, learner_id),
+        (Enrolment.status, status),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    return query
+
+
+def enrolment_for(user: User, enrolment_id: int) -> Enrolment:
+    return access.enrolment_for(user, enrolment_id)
+
+
+def _check_mentor(errors: FieldErrors, mentor_id: int | None) -> None:
+    if mentor_id is None:
+        return
+    mentor = db.session.get(User, mentor_id)
+    if mentor is None:
+        errors.add("mentor_id", f"There is no user {mentor_id}.")
+    elif not (mentor.active and mentor.has_role(Role.TUTOR_MENTOR)):
+        errors.add("mentor_id", f"User {mentor_id} is not an active tutor / mentor.")
+
+
+def _check_end(errors: FieldErrors, start_date: date, end_date: date | None) -> None:
+    if end_date is not None and end_date < start_date:
+        errors.add("end_date", f"Must not be before the start date, {start_date:%d %B %Y}.")
+
+
+def create_enrolment(actor: User, values: dict[str, Any]) -> Enrolment:
+    """Enrol a learner; the academic year is the start date's. The learner need only exist:
+    an administration officer enrols learners nobody has enrolled yet."""
+    require_role(actor, Role.ADMINISTRATOR, Role.ADMINISTRATION_OFFICER)
+    programme_id = values["programme_id"]
+    programme = db.session.scalars(
+        visible_programmes(actor).where(Programme.id == programme_id)
+    ).one_or_none()
+    if programme is None:
+        raise invalid("programme_id", f"There is no programme {programme_id}.")
+    require_administers(actor, programme_id)
+    errors = FieldErrors()
+    learner = db.session.get(Learner, values["learner_id"])
+    if learner is None:
+        errors.add("learner_id", f"There is no learner {values['learner_id']}.")
+    _check_mentor(errors, values.get("mentor_id"))
+    _check_end(errors, values["start_date"], values.get("end_date"))
+    year = academic_year_of(values["start_date"])
+    if learner is not None:
+        taken = db.session.scalar(
+            select(Enrolment.id).where(
+                Enrolment.learner_id == learner.id,
+                Enrolment.programme_id == programme.id,
+                Enrolment.academic_year == year,
+            )
+        )
+        if taken is not None:
+            errors.add("learner_id", _duplicate(learner, programme, year, taken))
+    errors.raise_any()
+    enrolment = Enrolment(
+        learner=learner,
+        programme=programme,
+        academic_year=year,
+        start_date=values["start_date"],
+        end_date=values.get("end_date"),
+        is_apprentice=values.get("is_apprentice", False),
+        is_dual_registered=values.get("is_dual_registered", False),
+        mentor_id=values.get("mentor_id"),
+    )
+    db.session.add(enrolment)
+    commit("learner_id", _duplicate(learner, programme, year))
+    return enrolment
+
+
+def _duplicate(learner: Learner, programme: Programme, year: int, taken: int | None = None) -> str:
+    which = f" (enrolment {taken})" if taken is not None else ""
+    return (
+        f"Learner {learner.learner_ref} is already enrolled on {programme.code} in "
+        f"{academic_year_label(year)}{which}."
+    )
+
+
+def update_enrolment(actor: User, enrolment_id: int, changes: dict[str, Any]) -> Enrolment:
+    """Change the mentor, end date, status or flags (the learner, programme and start stay)."""
+    enrolment = enrolment_for(actor, enrolment_id)
+    require_administers(actor, enrolment.programme_id)
+    errors = FieldErrors()
+    if "mentor_id" in changes and changes["mentor_id"] != enrolment.mentor_id:
+        _check_mentor(errors, changes["mentor_id"])
+    if "end_date" in changes:
+        _check_end(errors, enrolment.start_date, changes["end_date"])
+    errors.raise_any()
+    apply(enrolment, changes, CHANGEABLE)
+    commit("_schema", "The enrolment changed while this was saved; try again.")
+    return enrolment
+
+
+def attendance(user: User, enrolment_id: int, as_at: date) -> dict[str, Any]:
+    """The enrolment's figures as at the end of ``as_at``, judged by its programme's policy."""
+    enrolment = enrolment_for(user, enrolment_id)
+    document = enrolment.programme.policy.document
+    return {"enrolment_id": enrolment.id} | attendance_summary(document, enrolment.id, as_at)
