@@ -1,7 +1,9 @@
-"""Register import: one function behind the CLI, the API and the pages.
+"""Register import: one path behind the CLI, the API and the pages.
 
-The whole file is validated before anything is written, and every bad row is reported with its row
-number (the header is row 1) and the reason. A file with any bad row changes nothing. Marks are
+``import_register`` takes a CSV file (the CLI), ``import_marks`` the same rows already split into
+fields (the API's JSON items); both go through the same lookups, checks and writes. The whole batch
+is validated before anything is written, and every bad row is reported with its row number (the
+header is row 1) or item index and the reason. A batch with any bad row changes nothing. Marks are
 upserted by (enrolment, session): an unchanged mark is left alone, so importing the same file twice
 changes nothing; a changed mark is updated and its previous version kept (see migration 0002).
 """
@@ -12,7 +14,9 @@ import csv
 import gc
 import hashlib
 import io
-from collections.abc import Callable, Iterable, Iterator
+import json
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -70,11 +74,14 @@ _CONTENT_COLUMNS = ("code_id", "minutes_late", "absence_reason", "evidence_ref")
 
 @dataclass(frozen=True)
 class RowError:
-    row: int  # 1 is the header; 0 is the file as a whole
+    row: int  # a file's row (1 is the header; 0 is the file as a whole), or an item's index
     message: str
+    noun: str = "row"  # "item" for import_marks
 
     def __str__(self) -> str:
-        return f"row {self.row}: {self.message}" if self.row else self.message
+        if self.noun == "row" and not self.row:
+            return self.message
+        return f"{self.noun} {self.row}: {self.message}"
 
 
 class ImportRejected(Exception):
@@ -109,31 +116,71 @@ class _Lookups:
     codes: dict[CodeSet, dict[str, tuple[int, MarkCategory, bool]]] = field(default_factory=dict)
 
 
-def import_register(data: bytes, *, filename: str, imported_by: str) -> ImportResult:
-    """Validate and import one register file; raises ImportRejected with every problem found."""
+def import_register(
+    data: bytes,
+    *,
+    filename: str,
+    imported_by: str,
+    programme_ids: Collection[int] | None = None,
+) -> ImportResult:
+    """Validate and import one register file; raises ImportRejected with every problem found.
+
+    ``programme_ids``, when given, is all the importer may write to: a session of any other
+    programme, or a learner enrolled on none of them, is reported exactly as one that does not
+    exist.
+    """
+    with _collector_paused():
+        records = _read_records(data)
+        sha256 = hashlib.sha256(data).hexdigest()
+        return _import(records, filename, sha256, imported_by, programme_ids, "row")
+
+
+def import_marks(
+    items: Sequence[Sequence[str]],
+    *,
+    source: str,
+    imported_by: str,
+    programme_ids: Collection[int] | None = None,
+) -> ImportResult:
+    """``import_register`` for marks already split into fields: each item holds the text of the
+    COLUMNS, in order, as a file's row would. Errors name items by index (``RowError.row``)."""
+    records = [(index, list(item)) for index, item in enumerate(items)]
+    sha256 = hashlib.sha256(json.dumps([fields for _, fields in records]).encode()).hexdigest()
+    with _collector_paused():
+        return _import(records, source, sha256, imported_by, programme_ids, "item")
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
     # Millions of short-lived row lists would set off the cyclic garbage collector again and
     # again (measured: it more than doubles reading time); none of them can form a cycle.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _import(data, filename, imported_by)
+        yield
     finally:
         if collecting:
             gc.enable()
 
 
-def _import(data: bytes, filename: str, imported_by: str) -> ImportResult:
-    records = _read_records(data)
-    lookups = _load_lookups(records)
+def _import(
+    records: list[tuple[int, list[str]]],
+    source: str,
+    sha256: str,
+    imported_by: str,
+    programme_ids: Collection[int] | None,
+    noun: str,
+) -> ImportResult:
+    lookups = _load_lookups(records, programme_ids)
     now = datetime.now(UTC)
     sqlite = db.session.connection().dialect.name == "sqlite"
     rows, errors = _validate(
-        records, lookups, imported_by, now, _sqlite_datetime if sqlite else _same
+        records, lookups, imported_by, now, _sqlite_datetime if sqlite else _same, noun
     )
     if errors:
         raise ImportRejected(errors)
     try:
-        result = _write(rows, filename, hashlib.sha256(data).hexdigest(), imported_by, now)
+        result = _write(rows, source, sha256, imported_by, now)
     except Exception:
         db.session.rollback()
         raise
@@ -213,22 +260,29 @@ def _chunks(items: Iterable[Any], size: int = _LOOKUP_CHUNK) -> Iterator[list[An
         yield batch
 
 
-def _load_lookups(records: list[tuple[int, list[str]]]) -> _Lookups:
-    """Fetch only the learners, sessions and enrolments that the file names."""
+def _load_lookups(
+    records: list[tuple[int, list[str]]], within: Collection[int] | None = None
+) -> _Lookups:
+    """Fetch only the learners, sessions and enrolments that the file names (and, given
+    ``within``, only those of these programmes: the rest then look unknown)."""
     found = _Lookups()
     learner_refs = {f[0].strip() for _, f in records if f}
     session_refs = {f[1].strip() for _, f in records if len(f) > 1}
+    learners = select(Learner.learner_ref, Learner.id)
+    sessions = select(Session.session_ref, Session.id, Session.programme_id, Session.starts_at)
+    if within is not None:
+        allowed = list(within)
+        learners = learners.where(
+            Learner.id.in_(select(Enrolment.learner_id).where(Enrolment.programme_id.in_(allowed)))
+        )
+        sessions = sessions.where(Session.programme_id.in_(allowed))
     for batch in _chunks(learner_refs):
         found.learners.update(
-            db.session.execute(
-                select(Learner.learner_ref, Learner.id).where(Learner.learner_ref.in_(batch))
-            ).all()
+            db.session.execute(learners.where(Learner.learner_ref.in_(batch))).all()
         )
     for batch in _chunks(session_refs):
         for ref, sid, programme_id, starts_at in db.session.execute(
-            select(Session.session_ref, Session.id, Session.programme_id, Session.starts_at).where(
-                Session.session_ref.in_(batch)
-            )
+            sessions.where(Session.session_ref.in_(batch))
         ):
             day = starts_at.date()
             found.sessions[ref] = (sid, programme_id, day, academic_year_of(day))
@@ -302,13 +356,14 @@ def _parse_instant(value: str) -> datetime:
     """An ISO 8601 time as naive UTC; without an offset it is the register's own (UK) clock."""
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=LOCAL_ZONE)
+        # An offset can carry a time at the calendar's ends past them (OverflowError).
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise _BadRow(
             f"bad date or time '{value}' in recorded_at (use ISO 8601, e.g. 2026-10-05T09:12)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=LOCAL_ZONE)
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _validate(
@@ -317,6 +372,7 @@ def _validate(
     imported_by: str,
     now: datetime,
     instant: Callable[[datetime], Any],
+    noun: str = "row",
 ) -> tuple[list[tuple[Any, ...]], list[RowError]]:
     """Check every row; return the rows to write (in MARK_COLUMNS order) and every problem.
 
@@ -333,7 +389,7 @@ def _validate(
     instants: dict[str, Any] = {}
     for number, raw in records:
         if len(raw) != width:
-            errors.append(RowError(number, f"has {len(raw)} fields; the header has {width}"))
+            errors.append(RowError(number, f"has {len(raw)} fields; the header has {width}", noun))
             continue
         learner_ref, session_ref, code, minutes, reason, evidence, by, at = raw
         try:
@@ -387,9 +443,9 @@ def _validate(
                 recorded_at = instants[at] = instant(_parse_instant(at))
             first = seen.setdefault((enrolment_id, session_id), number)
             if first != number:
-                raise _BadRow(f"duplicates row {first} (same learner and session)")
+                raise _BadRow(f"duplicates {noun} {first} (same learner and session)")
         except _BadRow as problem:
-            errors.append(RowError(number, str(problem)))
+            errors.append(RowError(number, str(problem), noun))
             continue
         rows.append(
             (
@@ -506,5 +562,6 @@ __all__ = [
     "ImportRejected",
     "ImportResult",
     "RowError",
+    "import_marks",
     "import_register",
 ]
