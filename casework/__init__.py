@@ -21,8 +21,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the casework Flask app. ``config`` overrides the environment (tests use it)."""
     from casework.api import init_api
     from casework.config import configure
-    from casework.routing import IdConverter
     from casework.extensions import db, migrate
+    from casework.routing import IdConverter
     from casework.views import register_blueprints
 
     app = Flask(__name__, template_folder=str(templates_dir()), instance_relative_config=True)
