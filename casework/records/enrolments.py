@@ -30,11 +30,9 @@ from casework.records.common import (
     FieldErrors,
     apply,
     commit,
-    invalid,
     require_administers,
-    require_role,
 )
-from casework.records.programmes import visible_programmes
+from casework.records.programmes import programme_to_administer
 
 CHANGEABLE = ("mentor_id", "end_date", "status", "is_apprentice", "is_dual_registered")
 
@@ -89,14 +87,7 @@ def _check_end(errors: FieldErrors, start_date: date, end_date: date | None) -> 
 def create_enrolment(actor: User, values: dict[str, Any]) -> Enrolment:
     """Enrol a learner; the academic year is the start date's. The learner need only exist:
     an administration officer enrols learners nobody has enrolled yet."""
-    require_role(actor, Role.ADMINISTRATOR, Role.ADMINISTRATION_OFFICER)
-    programme_id = values["programme_id"]
-    programme = db.session.scalars(
-        visible_programmes(actor).where(Programme.id == programme_id)
-    ).one_or_none()
-    if programme is None:
-        raise invalid("programme_id", f"There is no programme {programme_id}.")
-    require_administers(actor, programme_id)
+    programme = programme_to_administer(actor, values["programme_id"])
     errors = FieldErrors()
     learner = db.session.get(Learner, values["learner_id"])
     if learner is None:

@@ -23,7 +23,14 @@ from casework.models import (
     Role,
     User,
 )
-from casework.records.common import FieldErrors, apply, commit, require_role
+from casework.records.common import (
+    FieldErrors,
+    apply,
+    commit,
+    invalid,
+    require_administers,
+    require_role,
+)
 
 # The programme role each list of staff fills, and the user role it needs.
 STAFF_FIELDS = {
@@ -73,6 +80,19 @@ def programme_for(user: User, programme_id: int) -> Programme:
     ).one_or_none()
     if programme is None:
         raise NotFound(f"There is no programme {programme_id}.")
+    return programme
+
+
+def programme_to_administer(actor: User, programme_id: int) -> Programme:
+    """The programme a new enrolment or session is for: one the actor sees (else invalid data,
+    naming the field) and keeps the registers of (else forbidden)."""
+    require_role(actor, Role.ADMINISTRATOR, Role.ADMINISTRATION_OFFICER)
+    programme = db.session.scalars(
+        visible_programmes(actor).where(Programme.id == programme_id)
+    ).one_or_none()
+    if programme is None:
+        raise invalid("programme_id", f"There is no programme {programme_id}.")
+    require_administers(actor, programme.id)
     return programme
 
 

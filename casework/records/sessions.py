@@ -15,16 +15,14 @@ from sqlalchemy.orm import selectinload
 
 from casework.cases.errors import NotFound
 from casework.extensions import db
-from casework.models import Mark, Programme, Role, Session, User, academic_year_of
+from casework.models import Mark, Programme, Session, User, academic_year_of
 from casework.records.common import (
     FieldErrors,
     apply,
     commit,
-    invalid,
     require_administers,
-    require_role,
 )
-from casework.records.programmes import visible_programmes
+from casework.records.programmes import programme_to_administer, visible_programmes
 
 CHANGEABLE = (
     "session_ref",
@@ -102,14 +100,7 @@ def _check_times(errors: FieldErrors, starts: datetime, ends: datetime, closes: 
 def create_session(actor: User, values: dict[str, Any]) -> Session:
     """A new session. Without ``register_closes_at`` the register closes the policy's minutes
     after the start (registers.closes_after_minutes), or at the end where it names none."""
-    require_role(actor, Role.ADMINISTRATOR, Role.ADMINISTRATION_OFFICER)
-    programme_id = values["programme_id"]
-    programme = db.session.scalars(
-        visible_programmes(actor).where(Programme.id == programme_id)
-    ).one_or_none()
-    if programme is None:
-        raise invalid("programme_id", f"There is no programme {programme_id}.")
-    require_administers(actor, programme.id)
+    programme = programme_to_administer(actor, values["programme_id"])
     errors = FieldErrors()
     if taken := _ref_taken(values["session_ref"]):
         errors.add("session_ref", taken)
