@@ -12,6 +12,7 @@ from sqlalchemy import select
 from casework.cases.access import case_roles
 from casework.cases.thresholds import judge, window_start
 from casework.extensions import db
+from casework.machines.workflow import Event, Stage
 from casework.models import ActionPlan, Case, CaseEvent, Contact, LetterJob
 from casework.registers.figures import figures_for
 from casework.workdays import add_working_days
@@ -32,8 +33,13 @@ TITLES = {
     "withdrawal": ("Withdrawal from the programme", "Leaving the programme"),
     "closing_letter": ("Well done: attendance", "Well done: attendance"),
 }
-# Letters that must never use warning language (fitness to study is support, not discipline).
+# A closing letter praises only attendance that is back on track; a case closed with no further
+# action while attendance is still short of the threshold gets a plain title instead.
+CLOSED_SHORT_TITLE = "The attendance concern is closed"
+# Letters that must never use warning language (fitness to study is support, not discipline),
+# nor may any letter that takes a case into fitness to study or its panel.
 SUPPORT_LETTERS = frozenset({"fitness_to_study_plan", "updated_action_plan", "panel_outcome"})
+FITNESS_TO_STUDY_STAGES = frozenset({Stage.FITNESS_TO_STUDY, Stage.FITNESS_TO_STUDY_PANEL})
 APPEAL_WORKING_DAYS = 10  # casework default: no policy states an appeal period
 
 
@@ -66,6 +72,7 @@ class FiguresSchema(_Block):
     sessions_missed = fields.Integer()
     unauthorised = fields.Integer()
     threshold = fields.String()  # "below 90%" or "at or below 90%"
+    below_threshold = fields.Boolean(dump_default=False)  # still where the policy steps in
     target_percent = fields.Float()
 
 
@@ -88,6 +95,9 @@ class LetterSchema(_Block):
     reference = fields.String()
     date = fields.Date()
     supportive = fields.Boolean()  # the provider's letters never threaten
+    # The steps (workflow events) of the provider's process: a letter names no step the
+    # provider does not have.
+    steps = fields.List(fields.String(), dump_default=lambda: [e.value for e in Event])
     provider = fields.Nested(ProviderSchema)
     recipient = fields.Nested(PersonSchema)
     learner_name = fields.String()
@@ -163,15 +173,23 @@ def letter_data(job: LetterJob) -> dict[str, Any]:
         next_step_by = date.fromisoformat(min(plan.review_dates))
     mentor = enrolment.mentor
     sender = event.actor
-    supportive = policy["letters"]["tone"] == "supportive" or job.template in SUPPORT_LETTERS
+    supportive = (
+        policy["letters"]["tone"] == "supportive"
+        or job.template in SUPPORT_LETTERS
+        or event.to_state in FITNESS_TO_STUDY_STAGES
+    )
+    title = TITLES[job.template][supportive]
+    if job.template == "closing_letter" and verdict.below:
+        title = CLOSED_SHORT_TITLE
     letterhead = {k: policy["letters"][k] for k in ("address", "phone", "email", "website")}
     return LetterSchema().dump(
         {
             "template": job.template,
-            "title": TITLES[job.template][supportive],
+            "title": title,
             "reference": reference_for(job, event),
             "date": day,
             "supportive": supportive,
+            "steps": list(workflow["events"]),
             "provider": {"name": case.policy.provider, **letterhead},
             "recipient": recipient,
             "learner_name": learner.full_name,
@@ -186,6 +204,7 @@ def letter_data(job: LetterJob) -> dict[str, Any]:
                 "sessions_missed": figures.sessions_missed,
                 "unauthorised": figures.unauthorised,
                 "threshold": verdict.words,
+                "below_threshold": verdict.below,
                 "target_percent": policy["attendance"]["target_percent"],
             },
             "what_happened": workflow["events"][event.name]["label"],
