@@ -59,6 +59,7 @@ def _base(template: str, supportive: bool, provider: str) -> dict[str, Any]:
             "sessions_missed": 8,
             "unauthorised": 6,
             "threshold": "below 90%",
+            "below_threshold": True,
             "target_percent": 100,
         },
         "what_happened": template.replace("_", " "),
@@ -80,6 +81,13 @@ def _base(template: str, supportive: bool, provider: str) -> dict[str, Any]:
     }
 
 
+def _closing(data: dict[str, Any]) -> dict[str, Any]:
+    """A case is closed with thanks once attendance is back on track: the sample shows that."""
+    back_on_track = {"attendance_percent": 92.3, "attended": 48, "sessions_missed": 4}
+    figures = {**data["figures"], **back_on_track, "unauthorised": 2, "below_threshold": False}
+    return {**data, "figures": figures}
+
+
 def sample_letters() -> list[tuple[str, dict[str, Any]]]:
     """(file stem, letter data) for every type, formal and supportive."""
     out = []
@@ -88,9 +96,10 @@ def sample_letters() -> list[tuple[str, dict[str, Any]]]:
         ("supportive", True, "NXT GEN Engagement"),
     ):
         for template in TITLES:
-            out.append(
-                (f"{tone}-{template}", LetterSchema().dump(_base(template, supportive, provider)))
-            )
+            data = _base(template, supportive, provider)
+            if template == "closing_letter":
+                data = _closing(data)
+            out.append((f"{tone}-{template}", LetterSchema().dump(data)))
     return out
 
 
