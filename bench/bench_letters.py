@@ -33,7 +33,6 @@ import json
 import multiprocessing
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -47,7 +46,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from benchkit import RESULTS_DIR, PhaseClock, code_version, machine, profiled, say, stopwatch
+from benchkit import RESULTS_DIR, PhaseClock, code_version, profiled, record, say, stopwatch
 
 POSTGRESQL_ENV = "CASEWORK_BENCH_LETTERS_POSTGRESQL_URL"
 DEFAULT_POSTGRESQL_URL = "postgresql://postgres@127.0.0.1:5432/casework_bench_letters"
@@ -1061,20 +1060,16 @@ def main(argv: list[str] | None = None) -> int:
             say(f"work directory kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    results.update(
-        machine=machine(),
+    record(
+        results,
+        "letters",
+        save=not args.no_save,
         commit=version,
-        when=datetime.now(UTC).isoformat(timespec="seconds"),
         workers=args.workers,
         seed=args.seed,
         profiled=args.profile,
-        peak_memory_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     )
     print("\n" + report(results))
-    if not args.no_save:
-        RESULTS_DIR.mkdir(exist_ok=True)
-        with (RESULTS_DIR / "letters.jsonl").open("a") as out:
-            out.write(json.dumps(results) + "\n")
     return 0
 
 

@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import random
-import resource
 import shutil
 import sys
 import tempfile
@@ -36,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from benchkit import RESULTS_DIR, PhaseClock, code_version, machine, profiled, say, stopwatch
+from benchkit import PhaseClock, code_version, profiled, record, say, stopwatch
 from sqlalchemy import DateTime, func, insert, select, text
 
 from casework import create_app
@@ -864,19 +862,15 @@ def main(argv: list[str] | None = None) -> int:
             say(f"SQLite file kept: {workdir / 'bench.sqlite'}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    results.update(
-        machine=machine(),
+    record(
+        results,
+        "registers",
+        save=not args.no_save,
         commit=version,
-        when=datetime.now(UTC).isoformat(timespec="seconds"),
         seed=args.seed,
         profiled=args.profile,
-        peak_memory_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     )
     print("\n" + report(results))
-    if not args.no_save:
-        RESULTS_DIR.mkdir(exist_ok=True)
-        with (RESULTS_DIR / "registers.jsonl").open("a") as out:
-            out.write(json.dumps(results) + "\n")
     return 0
 
 

@@ -105,3 +105,22 @@ def machine() -> str:
         f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()},"
         f" {platform.system()} {platform.release()}"
     )
+
+
+def record(results: dict[str, Any], name: str, *, save: bool, **fields: Any) -> None:
+    """Stamp a run's results with where and when it ran and its peak memory, then (unless told
+    not to) append them as one JSON line to ``bench/results/<name>.jsonl``."""
+    import json
+    import resource
+    from datetime import UTC, datetime
+
+    results.update(
+        machine=machine(),
+        when=datetime.now(UTC).isoformat(timespec="seconds"),
+        **fields,
+        peak_memory_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    )
+    if save:
+        RESULTS_DIR.mkdir(exist_ok=True)
+        with (RESULTS_DIR / f"{name}.jsonl").open("a") as out:
+            out.write(json.dumps(results) + "\n")
