@@ -6,8 +6,8 @@ from flask import g, request
 from flask.typing import ResponseReturnValue
 
 from casework.api.problems import problem
-from casework.cases.errors import Forbidden
 from casework.models import Role, User
+from casework.records import common as records
 from casework.tokens import user_for_secret
 
 
@@ -28,9 +28,7 @@ def caller() -> User:
 
 
 def require_role(*roles: Role) -> User:
-    """The caller, if they hold one of ``roles``; otherwise Forbidden."""
+    """The caller, if they hold one of ``roles``; otherwise Forbidden (the records' check)."""
     user = caller()
-    if not any(user.has_role(role) for role in roles):
-        words = " or ".join(role.label.lower() for role in roles)
-        raise Forbidden(f"Only an {words} may do this.")
+    records.require_role(user, *roles)
     return user

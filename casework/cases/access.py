@@ -13,7 +13,8 @@ from casework.extensions import db
 from casework.models import Case, Enrolment, ProgrammeRole, ProgrammeStaff, Role, User
 
 
-def _programmes(user: User, role: ProgrammeRole) -> Select:
+def linked_programmes(user: User, role: ProgrammeRole) -> Select:
+    """Ids of the programmes ``user`` is linked to in ``role`` (leads, or keeps registers of)."""
     return select(ProgrammeStaff.programme_id).where(
         ProgrammeStaff.user_id == user.id, ProgrammeStaff.role == role
     )
@@ -29,7 +30,7 @@ def visible_cases(user: User) -> Select[tuple[Case]]:
     conditions = []
     if user.has_role(Role.HEAD_OF_PROGRAMME):
         led = select(Enrolment.id).where(
-            Enrolment.programme_id.in_(_programmes(user, ProgrammeRole.HEAD))
+            Enrolment.programme_id.in_(linked_programmes(user, ProgrammeRole.HEAD))
         )
         conditions.append(Case.enrolment_id.in_(led))
     if user.has_role(Role.TUTOR_MENTOR):
@@ -50,10 +51,10 @@ def visible_enrolments(user: User) -> Select[tuple[Enrolment]]:
         return query
     conditions = []
     if user.has_role(Role.HEAD_OF_PROGRAMME):
-        conditions.append(Enrolment.programme_id.in_(_programmes(user, ProgrammeRole.HEAD)))
+        conditions.append(Enrolment.programme_id.in_(linked_programmes(user, ProgrammeRole.HEAD)))
     if user.has_role(Role.ADMINISTRATION_OFFICER):
         conditions.append(
-            Enrolment.programme_id.in_(_programmes(user, ProgrammeRole.ADMINISTRATION))
+            Enrolment.programme_id.in_(linked_programmes(user, ProgrammeRole.ADMINISTRATION))
         )
     if user.has_role(Role.TUTOR_MENTOR):
         conditions.append(Enrolment.mentor_id == user.id)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 
+from casework.cases.access import linked_programmes
 from casework.cases.errors import Forbidden, InvalidData
 from casework.extensions import db
 from casework.models import ProgrammeRole, ProgrammeStaff, Role, User
@@ -36,9 +37,7 @@ def require_role(actor: User, *roles: Role) -> None:
 
 def administered_programmes(user: User) -> Select:
     """Ids of the programmes whose registers and learners ``user`` keeps."""
-    return select(ProgrammeStaff.programme_id).where(
-        ProgrammeStaff.user_id == user.id, ProgrammeStaff.role == ProgrammeRole.ADMINISTRATION
-    )
+    return linked_programmes(user, ProgrammeRole.ADMINISTRATION)
 
 
 def administers(user: User, programme_id: int) -> bool:

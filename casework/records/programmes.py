@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Select, false, or_, select
 from sqlalchemy.orm import selectinload
 
+from casework.cases.access import linked_programmes
 from casework.cases.errors import NotFound
 from casework.extensions import db
 from casework.models import (
@@ -49,10 +50,7 @@ def visible_programmes(user: User) -> Select[tuple[Programme]]:
     conditions = []
     for programme_role, role in STAFF_FIELDS.values():
         if user.has_role(role):
-            linked = select(ProgrammeStaff.programme_id).where(
-                ProgrammeStaff.user_id == user.id, ProgrammeStaff.role == programme_role
-            )
-            conditions.append(Programme.id.in_(linked))
+            conditions.append(Programme.id.in_(linked_programmes(user, programme_role)))
     if user.has_role(Role.TUTOR_MENTOR):
         mentored = select(Enrolment.programme_id).where(Enrolment.mentor_id == user.id)
         conditions.append(Programme.id.in_(mentored))

@@ -25,12 +25,11 @@ from casework.models import (
     Enrolment,
     Learner,
     Mark,
-    ProgrammeRole,
-    ProgrammeStaff,
     Role,
     Session,
     User,
 )
+from casework.records.common import administered_programmes
 from casework.records.validation import LocalDateTime, record_id
 from casework.registers.importing import ImportRejected, import_marks
 
@@ -224,14 +223,7 @@ def _writable_programmes(user: User) -> list[int] | None:
     require_role(Role.ADMINISTRATOR, Role.ADMINISTRATION_OFFICER)
     if user.has_role(Role.ADMINISTRATOR):
         return None
-    return list(
-        db.session.scalars(
-            select(ProgrammeStaff.programme_id).where(
-                ProgrammeStaff.user_id == user.id,
-                ProgrammeStaff.role == ProgrammeRole.ADMINISTRATION,
-            )
-        )
-    )
+    return list(db.session.scalars(administered_programmes(user)))
 
 
 def _fields(item: dict[str, Any]) -> list[str]:
