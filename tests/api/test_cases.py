@@ -26,6 +26,10 @@ def test_case_scope(api_as, opened, who, sees):
     listed = api.get("/cases")
     assert listed.status_code == 200
     assert [c["id"] for c in listed.json] == ([case.id] if sees else [])
+    if sees:
+        (summary,) = listed.json
+        assert summary["stage"] == "monitoring" and summary["stage_name"]
+        assert summary["version"] == case.version and summary["learner_ref"]
     one = api.get(f"/cases/{case.id}")
     if sees:
         assert one.status_code == 200 and one.json["learner_ref"]

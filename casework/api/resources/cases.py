@@ -51,8 +51,8 @@ class CaseQuerySchema(Schema):
 class CaseSummarySchema(Schema):
     id = fields.Integer()
     version = fields.Integer()
-    stage = fields.String()
-    stage_name = fields.String()
+    stage = fields.String(attribute="state")
+    stage_name = fields.Function(lambda case: stage_name(case, case.state), dump_only=True)
     policy = fields.String(attribute="policy.key")
     enrolment_id = fields.Integer()
     learner_ref = fields.String(attribute="enrolment.learner.learner_ref")
