@@ -42,6 +42,7 @@ from casework.models import (
     UserRole,
     academic_year_of,
 )
+from casework.policies.rules import rules_of
 from casework.registers.importing import COLUMNS, import_register
 
 DEMO_PASSWORD = "casework-demo"
@@ -668,12 +669,11 @@ def _build(today: date, rng: random.Random, people: _People) -> DemoSummary:
             ages = (16, 17) if index < plan.school_leavers else plan.ages
             learner = _learner(people, plan, today, academic_year, serial, ages)
             age = learner.age_on(today)
-            contacts = policy.document["contacts"]
+            contacts = rules_of(policy).contacts
             # Parents or carers of every learner under 18; where the policy involves them for
             # longer (003: up to 25), of some older learners too.
-            if age < contacts["parent_carer_under_age"] or (
-                age < (contacts.get("parent_carer_extended_under_age") or 0)
-                and people.rng.random() < 0.5
+            if age < contacts.parent_carer_under_age or (
+                age < (contacts.parent_carer_extended_under_age or 0) and people.rng.random() < 0.5
             ):
                 learner.contacts.append(_parent(people, learner))
                 counts["parents"] += 1
@@ -719,13 +719,13 @@ def _build(today: date, rng: random.Random, people: _People) -> DemoSummary:
                 starts_at=p.starts_at,
                 ends_at=p.ends_at,
                 register_closes_at=p.starts_at
-                + timedelta(minutes=policy.document["registers"].get("closes_after_minutes") or 30),
+                + timedelta(minutes=rules_of(policy).registers.closes_after_minutes or 30),
             )
             for p in planned
         )
         counts["sessions"] += len(planned)
 
-        codes = _Codes(policy.code_set, policy.document["attendance"]["authorised_reasons"])
+        codes = _Codes(policy.code_set, list(rules_of(policy).attendance.authorised_reasons))
         recorder = (
             staff[Role.ADMINISTRATION_OFFICER] if mentor is None else staff[Role.TUTOR_MENTOR]
         )

@@ -13,7 +13,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from casework.api.auth import authenticate
 from casework.api.problems import API_PREFIX, PROBLEM_JSON, PROBLEMS, ProblemSchema, case_problem
-from casework.cases.errors import CaseError
+from casework.errors import CaseError
 
 API_VERSION = "1.0.0"
 _DOCS_ASSETS = f"{API_PREFIX}/docs/assets/"

@@ -13,7 +13,7 @@ from flask import Response, json, request
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
-from casework.cases.errors import CaseError
+from casework.errors import CaseError
 
 API_PREFIX = "/api/v1"
 PROBLEM_JSON = "application/problem+json"

@@ -4,10 +4,10 @@ module to render after the event's transaction commits."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from casework.extensions import db
 from casework.models import Case, CaseEvent, Contact, ContactKind, Learner, LetterJob
+from casework.policies.rules import EventRules, rules_of
 
 
 def channel_for(person: Learner | Contact) -> str:
@@ -21,7 +21,7 @@ def recipients(case: Case, kinds: list[str], today: date) -> list[tuple[str, str
     """(recipient kind, key, contact id) for each person a letter goes to, without repeats."""
     enrolment = case.enrolment
     learner = enrolment.learner
-    contacts_rules = case.policy.document["contacts"]
+    contacts_rules = rules_of(case.policy).contacts
     age = learner.age_on(today)
     out: dict[str, tuple[str, str, int | None]] = {}
 
@@ -34,28 +34,28 @@ def recipients(case: Case, kinds: list[str], today: date) -> list[tuple[str, str
         if kind == "learner":
             out.setdefault("learner", ("learner", "", None))
         elif kind in ("parent_carer", "parent_carer_extended"):
-            limit = contacts_rules["parent_carer_under_age"]
+            limit = contacts_rules.parent_carer_under_age
             if kind == "parent_carer_extended":
-                limit = contacts_rules.get("parent_carer_extended_under_age") or limit
+                limit = contacts_rules.parent_carer_extended_under_age or limit
             if age < limit:
                 contacts_of(ContactKind.PARENT_CARER, "parent_carer")
-        elif kind == "employer" and enrolment.is_apprentice and contacts_rules["employer_letters"]:
+        elif kind == "employer" and enrolment.is_apprentice and contacts_rules.employer_letters:
             contacts_of(ContactKind.EMPLOYER, "employer")
         elif (
             kind == "main_school"
             and enrolment.is_dual_registered
-            and contacts_rules["main_school_letters"]
+            and contacts_rules.main_school_letters
         ):
             contacts_of(ContactKind.MAIN_SCHOOL, "main_school")
     return [(kind, key, contact_id) for key, (kind, _unused, contact_id) in out.items()]
 
 
 def record_letter_jobs(
-    case: Case, event: CaseEvent, spec: dict[str, Any], today: date
+    case: Case, event: CaseEvent, spec: EventRules, today: date
 ) -> list[LetterJob]:
     jobs = []
-    for letter in spec.get("letters", []):
-        for kind, key, contact_id in recipients(case, letter["to"], today):
+    for letter in spec.letters:
+        for kind, key, contact_id in recipients(case, list(letter.to), today):
             person = (
                 case.enrolment.learner
                 if contact_id is None
@@ -64,7 +64,7 @@ def record_letter_jobs(
             job = LetterJob(
                 case_id=case.id,
                 event=event,
-                template=letter["template"],
+                template=letter.template,
                 recipient_kind=kind,
                 recipient_key=key,
                 contact_id=contact_id,

@@ -13,10 +13,11 @@ from typing import Any
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
-from casework.cases import access
+from casework import scope
 from casework.cases.service import current_plan, machine_for, stage_name
-from casework.cases.thresholds import judge, window_start
 from casework.extensions import db
+from casework.fields import LocalDateTime
+from casework.machines.workflow import Event
 from casework.models import (
     ActionPlan,
     Case,
@@ -31,8 +32,8 @@ from casework.models import (
     PlanReview,
     User,
 )
-from casework.records.validation import LocalDateTime
-from casework.registers.figures import figures_for
+from casework.policies.rules import rules_of
+from casework.registers.thresholds import attendance_summary
 
 REDACTED = "(recorded: visible only to the people working on this case)"
 
@@ -165,13 +166,13 @@ def events_for(user: User, case: Case) -> list[dict[str, str]]:
     (guards that depend on the event's data are checked when it is fired)."""
     if not case.is_open:
         return []
-    roles = access.case_roles(user, case.enrolment)
-    specs = case.policy.document["workflow"]["events"]
+    roles = scope.case_roles(user, case.enrolment)
+    events = rules_of(case.policy).workflow.events
     machine = machine_for(case)
     return [
-        {"event": e.id, "label": specs[e.id]["label"]}
+        {"event": e.id, "label": events[Event(e.id)].label}
         for e in machine.allowed_events
-        if roles & set(specs[e.id]["roles"])
+        if roles & set(events[Event(e.id)].roles)
     ]
 
 
@@ -202,46 +203,11 @@ def _plan_row(plan: ActionPlan) -> dict[str, Any]:
     }
 
 
-def attendance_summary(document: dict[str, Any], enrolment_id: int, as_at: date) -> dict[str, Any]:
-    """An enrolment's figures over the policy's window as at the end of ``as_at``, judged by the
-    policy: a case's attendance block (AttendanceSchema), plus every count and the window."""
-    since = window_start(document, as_at)
-    figures = figures_for(enrolment_id, as_at, since=since)
-    verdict = judge(document, figures)
-    risk_below = document["attendance"].get("assessment_risk_below_percent")
-    period = figures.absence_period
-    return {
-        "as_at": as_at,
-        "window_start": since,
-        "percent": figures.attendance_percent,
-        "punctuality_percent": figures.punctuality_percent,
-        "possible": figures.possible,
-        "attended": figures.attended,
-        "present": figures.present,
-        "late": figures.late,
-        "approved_activity": figures.approved_activity,
-        "authorised": figures.authorised,
-        "unauthorised": figures.unauthorised,
-        "not_counted": figures.not_counted,
-        "sessions_missed": figures.sessions_missed,
-        "threshold": verdict.words,
-        "evaluable": verdict.evaluable,
-        "below": verdict.below,
-        "approaching": verdict.approaching,
-        "assessment_at_risk": bool(
-            risk_below is not None
-            and figures.attendance_percent is not None
-            and figures.attendance_percent < risk_below
-        ),
-        "absence_period": period and {"sessions": period.sessions, "started_at": period.started_at},
-    }
-
-
 def case_detail(user: User, case_id: int, today: date | None = None) -> dict[str, Any]:
     today = today or date.today()
-    case = access.case_for(user, case_id)
+    case = scope.case_for(user, case_id)
     enrolment = case.enrolment
-    entitled = access.may_see_circumstances(user, case)
+    entitled = scope.may_see_circumstances(user, case)
 
     def redact(data: dict[str, Any]) -> dict[str, Any]:
         if entitled or "circumstances" not in data:
@@ -269,7 +235,7 @@ def case_detail(user: User, case_id: int, today: date | None = None) -> dict[str
         "decision_due_on": case.decision_due_on,
         "safeguarding_flagged": case.safeguarding_flagged_at is not None,
         "circumstances": case.circumstances if entitled else (case.circumstances and REDACTED),
-        "attendance": attendance_summary(case.policy.document, enrolment.id, today),
+        "attendance": attendance_summary(rules_of(case.policy), enrolment.id, today),
         "timeline": [
             {
                 "seq": e.seq,
@@ -304,10 +270,10 @@ def case_detail(user: User, case_id: int, today: date | None = None) -> dict[str
 def due_for(user: User, today: date | None = None, *, overdue_only: bool = False) -> list[dict]:
     """What is due for the learners ``user`` may see, soonest first."""
     today = today or date.today()
-    scope = access.visible_enrolments(user).with_only_columns(Enrolment.id)
+    seen = scope.visible_enrolments(user).with_only_columns(Enrolment.id)
     query = (
         select(DueItem)
-        .where(DueItem.done_at.is_(None), DueItem.enrolment_id.in_(scope))
+        .where(DueItem.done_at.is_(None), DueItem.enrolment_id.in_(seen))
         .order_by(DueItem.due_on, DueItem.id)
     )
     if overdue_only:

@@ -21,7 +21,6 @@ from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import selectinload
 
 from casework.cases import service
-from casework.cases.thresholds import Judgement, judge, window_start
 from casework.extensions import db
 from casework.models import (
     Case,
@@ -39,8 +38,10 @@ from casework.models import (
     SessionKind,
 )
 from casework.models.types import utcnow
+from casework.policies.rules import rules_of
 from casework.registers.figures import AbsencePeriod, AttendanceFigures, attendance_figures
 from casework.registers.figures import counted_marks as _marks
+from casework.registers.thresholds import Judgement, judge, window_start
 from casework.sqlfuncs import date_of
 from casework.workdays import add_working_days
 
@@ -132,7 +133,7 @@ def _scan(as_at: date, report: ScanReport) -> None:
     # Policies sharing a window share one figures query.
     by_window: dict[date, list[int]] = defaultdict(list)
     for policy_id in by_policy:
-        by_window[window_start(policies[policy_id].document, as_at)].append(policy_id)
+        by_window[window_start(rules_of(policies[policy_id]), as_at)].append(policy_id)
     figures: dict[int, AttendanceFigures] = {}
     since_of: dict[int, date] = {}
     for since, policy_ids in by_window.items():
@@ -146,9 +147,9 @@ def _scan(as_at: date, report: ScanReport) -> None:
     judgements: dict[int, Judgement] = {}
     policy_of: dict[int, Any] = {}
     for policy_id, ids in by_policy.items():
-        document = policies[policy_id].document
+        rules = rules_of(policies[policy_id])
         for eid in ids:
-            judgements[eid] = judge(document, figures[eid])
+            judgements[eid] = judge(rules, figures[eid])
             policy_of[eid] = policies[policy_id]
     report.evaluated = len(judgements)
     report.too_few_sessions = sum(not j.evaluable for j in judgements.values())
@@ -312,7 +313,7 @@ def _rebook(as_at, report, by_policy, policies, since_of) -> None:
     """Each unauthorised absence from a 1-2-1 is to be rebooked within the policy's days."""
     rows = []
     for policy_id, ids in by_policy.items():
-        days = policies[policy_id].document["deadlines"].get("rebook_one_to_one_working_days")
+        days = rules_of(policies[policy_id]).deadlines.rebook_one_to_one_working_days
         if not days or not ids:
             continue
         since = min(since_of[e] for e in ids)
@@ -345,7 +346,7 @@ def _medical(as_at, report, by_policy, policies, since_of) -> None:
     policy's days, with no evidence recorded, need a medical certificate."""
     runs = []
     for policy_id, ids in by_policy.items():
-        days = policies[policy_id].document["absence"].get("medical_certificate_after_days")
+        days = rules_of(policies[policy_id]).absence.medical_certificate_after_days
         if not days or not ids:
             continue
         since = min(since_of[e] for e in ids)

@@ -9,25 +9,15 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from casework.cases.errors import InvalidData
+from casework.errors import InvalidData
+from casework.fields import storable
 from casework.machines.workflow import Event
 from casework.models import ReviewOutcome
-
-UNSTORABLE = "Contains characters that cannot be kept (a NUL or an unpaired surrogate)."
-
-
-def storable_text(value: str) -> bool:
-    """Text every database keeps and UTF-8 can encode (for the audit hash)."""
-    return "\x00" not in value and not any("\ud800" <= c <= "\udfff" for c in value)
-
-
-def _storable(value: str) -> None:
-    if not storable_text(value):
-        raise ValidationError(UNSTORABLE)
+from casework.policies.rules import EventRules
 
 
 def _text_rule(max_length: int, min_length: int = 1) -> list:
-    return [validate.Length(min=min_length, max=max_length), _storable]
+    return [validate.Length(min=min_length, max=max_length), storable]
 
 
 _TEXT = _text_rule(4000)
@@ -113,11 +103,11 @@ def _schema(field_map: dict[str, fields.Field]) -> Schema:
 
 
 def load_event_data(
-    event: Event, spec: dict[str, Any], data: dict[str, Any]
+    event: Event, spec: EventRules, data: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """(JSON-safe data, None) or ({}, field errors) for a workflow event under a policy."""
     field_map = dict(_EVENT_FIELDS[event])
-    if spec.get("action_plan"):
+    if spec.action_plan:
         field_map["action_plan"] = fields.Nested(ActionPlanSchema, required=True)
     return _load(field_map, data)
 

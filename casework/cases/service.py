@@ -17,9 +17,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 from statemachine.exceptions import TransitionNotAllowed
 
-from casework.cases import access
+from casework import scope
 from casework.cases.audit import append_event
-from casework.cases.errors import (
+from casework.cases.letters import record_letter_jobs
+from casework.cases.schemas import (
+    NOTE_LIMIT,
+    Change,
+    load_change_data,
+    load_event_data,
+)
+from casework.errors import (
     CaseError,
     Forbidden,
     GuardFailed,
@@ -28,17 +35,8 @@ from casework.cases.errors import (
     NotFound,
     Stale,
 )
-from casework.cases.letters import record_letter_jobs
-from casework.cases.schemas import (
-    NOTE_LIMIT,
-    UNSTORABLE,
-    Change,
-    load_change_data,
-    load_event_data,
-    storable_text,
-)
-from casework.cases.thresholds import Judgement, judge, window_start
 from casework.extensions import db
+from casework.fields import UNSTORABLE, storable_text
 from casework.machines.case import Action, CaseMachine, machine_class
 from casework.machines.workflow import FINAL_STAGES, Event, Stage
 from casework.models import (
@@ -57,7 +55,9 @@ from casework.models import (
     User,
 )
 from casework.models.types import utcnow
+from casework.policies.rules import rules_of
 from casework.registers.figures import AbsencePeriod, figures_for
+from casework.registers.thresholds import Judgement, judge, window_start
 from casework.workdays import add_working_days
 
 
@@ -75,12 +75,12 @@ class ActionResult:
 def machine_for(case: Case) -> CaseMachine:
     """A fresh machine bound to ``case`` (never shared between actions)."""
     policy = case.policy
-    cls = machine_class(policy.key, policy.sha256, policy.document["workflow"])
+    cls = machine_class(policy.key, policy.sha256, rules_of(policy).workflow)
     return cls(model=case, state_field="state")
 
 
 def stage_name(case: Case, stage: str | None) -> str:
-    return case.policy.document["workflow"]["stages"].get(stage or "", stage or "")
+    return rules_of(case.policy).workflow.stage_name(stage)
 
 
 def act(
@@ -154,7 +154,7 @@ def _load_case(actor: User | None, case_id: int, expected_version: int | None) -
         if case is None:
             raise NotFound(f"There is no case {case_id}.")
     else:
-        case = access.case_for(actor, case_id, for_update=True)
+        case = scope.case_for(actor, case_id, for_update=True)
         if expected_version is None:
             raise InvalidData(
                 "Say which version of the case you are acting on.",
@@ -175,12 +175,13 @@ def _open(actor, note, data, enrolment_id, today) -> ActionResult:
         if enrolment is None:
             raise NotFound(f"There is no enrolment {enrolment_id}.")
     else:
-        enrolment = access.enrolment_for(actor, enrolment_id)
+        enrolment = scope.enrolment_for(actor, enrolment_id)
     policy = enrolment.programme.policy
     case = Case(
         enrolment=enrolment, policy=policy, opened_on=today, occurrence_count=0, event_count=0
     )
-    figures = figures_for(enrolment.id, today, since=window_start(policy.document, today))
+    rules = rules_of(policy)
+    figures = figures_for(enrolment.id, today, since=window_start(rules, today))
     result = _transition(
         case,
         actor,
@@ -188,7 +189,7 @@ def _open(actor, note, data, enrolment_id, today) -> ActionResult:
         note if actor is not None else (note or "Attendance fell below the threshold."),
         data,
         today,
-        judgement=judge(policy.document, figures),
+        judgement=judge(rules, figures),
         absence_period=figures.absence_period,
     )
     return result
@@ -308,12 +309,12 @@ class _Fired:
 
 def _fire(case, actor, event_name, note, data, today, judgement) -> _Fired:
     """Judge the event and let the policy's machine move the stage (or refuse)."""
-    workflow = case.policy.document["workflow"]
+    workflow = rules_of(case.policy).workflow
     machine = machine_for(case)  # a case being opened starts in the "new" stage
     here = stage_name(case, case.state)
     try:
         event = Event(event_name)
-        spec = workflow["events"][event.value]
+        spec = workflow.events[event]
     except (ValueError, KeyError):
         raise NotAllowed(
             f"'{event_name}' is not a step of {case.policy.provider}'s process.",
@@ -324,12 +325,13 @@ def _fire(case, actor, event_name, note, data, today, judgement) -> _Fired:
         data_errors = {**(data_errors or {}), **note_error}
     if judgement is None and event in (Event.OPEN, Event.CLOSE):
         enrolment = case.enrolment
-        figures = figures_for(enrolment.id, today, since=window_start(case.policy.document, today))
-        judgement = judge(case.policy.document, figures)
+        rules = rules_of(case.policy)
+        figures = figures_for(enrolment.id, today, since=window_start(rules, today))
+        judgement = judge(rules, figures)
     action = Action(
         event=event,
         spec=spec,
-        roles=access.case_roles(actor, case.enrolment),
+        roles=scope.case_roles(actor, case.enrolment),
         data=loaded,
         data_errors=data_errors,
         circumstances_recorded=bool(case.circumstances),
@@ -345,7 +347,7 @@ def _fire(case, actor, event_name, note, data, today, judgement) -> _Fired:
         machine.send(event.value, action=action)
     except TransitionNotAllowed:
         raise NotAllowed(
-            f"'{spec['label']}' is not possible while the case is at '{here}'.",
+            f"'{spec.label}' is not possible while the case is at '{here}'.",
             allowed=_allowed(machine),
         ) from None
     return _Fired(event, spec, loaded, before, case.state, judgement)
@@ -425,7 +427,7 @@ def record_occurrence(
     case: Case, today: date, percent: float | None, period: AbsencePeriod | None
 ) -> Occurrence:
     """A new occurrence waiting for a decision, with its decision due date."""
-    days = case.policy.document["workflow"]["decision_due_working_days"]
+    days = rules_of(case.policy).workflow.decision_due_working_days
     due = add_working_days(today, days)
     case.occurrence_count += 1
     occurrence = Occurrence(
@@ -533,7 +535,7 @@ def _change(case, actor, change, note, data, today) -> ActionResult:
         raise Forbidden("Only the nightly scan records occurrences.")
     if actor is None:
         raise Forbidden("The scan cannot make this change.")
-    works = access.works_on(actor, case)
+    works = scope.works_on(actor, case)
     lead = actor.has_role(Role.SAFEGUARDING_LEAD) and case.safeguarding_flagged_at is not None
     if change == Change.FLAG_SAFEGUARDING:
         pass  # anyone who can see the case may flag it

@@ -9,12 +9,13 @@ from typing import Any
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
-from casework.cases.access import case_roles
-from casework.cases.thresholds import judge, window_start
 from casework.extensions import db
 from casework.machines.workflow import Event, Stage
 from casework.models import ActionPlan, Case, CaseEvent, Contact, LetterJob
+from casework.policies.rules import rules_of
 from casework.registers.figures import figures_for
+from casework.registers.thresholds import judge, window_start
+from casework.scope import case_roles
 from casework.workdays import add_working_days
 
 # Each letter's title in a formal provider's words and in a supportive one's (never a threat).
@@ -134,10 +135,10 @@ def letter_data(job: LetterJob) -> dict[str, Any]:
     case = db.session.get(Case, job.case_id)
     enrolment = case.enrolment
     learner = enrolment.learner
-    policy = case.policy.document
+    rules = rules_of(case.policy)
     day = event.occurred_at.date()
-    figures = figures_for(enrolment.id, day, since=window_start(policy, day))
-    verdict = judge(policy, figures)
+    figures = figures_for(enrolment.id, day, since=window_start(rules, day))
+    verdict = judge(rules, figures)
     if job.contact_id is None:
         recipient = {
             "kind": "learner",
@@ -163,10 +164,10 @@ def letter_data(job: LetterJob) -> dict[str, Any]:
     )
     data = event.data or {}
     panel = data.get("panel")
-    workflow = policy["workflow"]
+    workflow = rules.workflow
     next_step_by = None
     if job.template == "concern_notice":
-        next_step_by = add_working_days(day, workflow["decision_due_working_days"])
+        next_step_by = add_working_days(day, workflow.decision_due_working_days)
     elif panel:
         next_step_by = date.fromisoformat(panel["date"])
     elif plan is not None and plan.review_dates:
@@ -174,14 +175,14 @@ def letter_data(job: LetterJob) -> dict[str, Any]:
     mentor = enrolment.mentor
     sender = event.actor
     supportive = (
-        policy["letters"]["tone"] == "supportive"
+        rules.letters.supportive
         or job.template in SUPPORT_LETTERS
         or event.to_state in FITNESS_TO_STUDY_STAGES
     )
     title = TITLES[job.template][supportive]
     if job.template == "closing_letter" and verdict.below:
         title = CLOSED_SHORT_TITLE
-    letterhead = {k: policy["letters"][k] for k in ("address", "phone", "email", "website")}
+    letterhead = {k: getattr(rules.letters, k) for k in ("address", "phone", "email", "website")}
     return LetterSchema().dump(
         {
             "template": job.template,
@@ -189,7 +190,7 @@ def letter_data(job: LetterJob) -> dict[str, Any]:
             "reference": reference_for(job, event),
             "date": day,
             "supportive": supportive,
-            "steps": list(workflow["events"]),
+            "steps": [e.value for e in workflow.events],
             "provider": {"name": case.policy.provider, **letterhead},
             "recipient": recipient,
             "learner_name": learner.full_name,
@@ -205,10 +206,10 @@ def letter_data(job: LetterJob) -> dict[str, Any]:
                 "unauthorised": figures.unauthorised,
                 "threshold": verdict.words,
                 "below_threshold": verdict.below,
-                "target_percent": policy["attendance"]["target_percent"],
+                "target_percent": rules.attendance.target_percent,
             },
-            "what_happened": workflow["events"][event.name]["label"],
-            "stage": workflow["stages"].get(event.to_state or "", ""),
+            "what_happened": workflow.events[Event(event.name)].label,
+            "stage": workflow.stage_name(event.to_state),
             "note": event.note,
             "next_step_by": next_step_by,
             "plan": (

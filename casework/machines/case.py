@@ -18,8 +18,9 @@ from statemachine import State, StateMachine
 from statemachine.event import Event as MachineEvent
 from statemachine.factory import StateMachineMetaclass
 
-from casework.cases.errors import Forbidden, GuardFailed, InvalidData
+from casework.errors import Forbidden, GuardFailed, InvalidData
 from casework.machines.workflow import FINAL_STAGES, Event, Stage, enabled_transitions
+from casework.policies.rules import EventRules, WorkflowRules
 
 ROLE_WORDS = {
     "scan": "the nightly scan",
@@ -33,7 +34,7 @@ class Action:
     """Everything the guards need to judge one event, gathered by the service beforehand."""
 
     event: Event
-    spec: dict[str, Any]  # the policy's settings for this event
+    spec: EventRules  # the policy's settings for this event
     roles: frozenset[str]  # the actor's parts in this case: scan, tutor_mentor, head_of_programme
     data: dict[str, Any] = field(default_factory=dict)  # the event's data, already validated
     data_errors: dict[str, Any] | None = None  # marshmallow's messages when it was not
@@ -47,7 +48,7 @@ class Action:
 
     @property
     def label(self) -> str:
-        return self.spec["label"]
+        return self.spec.label
 
 
 def _joined(words: list[str]) -> str:
@@ -61,7 +62,7 @@ class CaseMachine(StateMachine):
 
     def check_action(self, action: Action, source: State, target: State) -> None:
         """Validator of every transition: raises the first reason the event may not happen."""
-        allowed = action.spec["roles"]
+        allowed = action.spec.roles
         if not action.roles & set(allowed):
             raise Forbidden(
                 f"{action.label}: only {_joined([ROLE_WORDS[r] for r in allowed])} "
@@ -84,13 +85,13 @@ class CaseMachine(StateMachine):
 
     @staticmethod
     def _check_occurrence(action: Action) -> None:
-        need = action.spec["min_occurrence"]
+        need = action.spec.min_occurrence
         if action.occurrence_count < need:
             raise GuardFailed(
                 f"This step needs occurrence {need} of absence below the threshold; "
                 f"the case has had {action.occurrence_count}."
             )
-        if action.spec["decides_occurrence"] and not action.decision_pending:
+        if action.spec.decides_occurrence and not action.decision_pending:
             raise GuardFailed(
                 "No new occurrence is waiting for a decision: this step answers a new "
                 "occurrence, and the last one has been decided."
@@ -98,7 +99,7 @@ class CaseMachine(StateMachine):
 
     @staticmethod
     def _check_circumstances(action: Action) -> None:
-        rule = action.spec["circumstances"]
+        rule = action.spec.circumstances
         recorded = action.circumstances_recorded or bool(action.data.get("circumstances"))
         if rule == "required" and not recorded:
             raise GuardFailed(
@@ -136,7 +137,7 @@ _classes: dict[tuple[str, str], type[CaseMachine]] = {}
 _lock = threading.Lock()
 
 
-def machine_class(key: str, sha256: str, workflow: dict[str, Any]) -> type[CaseMachine]:
+def machine_class(key: str, sha256: str, workflow: WorkflowRules) -> type[CaseMachine]:
     """The machine class of one version of one policy (built once, then shared read-only)."""
     with _lock:
         cls = _classes.get((key, sha256))
@@ -145,12 +146,12 @@ def machine_class(key: str, sha256: str, workflow: dict[str, Any]) -> type[CaseM
         return cls
 
 
-def _build(key: str, workflow: dict[str, Any]) -> type[CaseMachine]:
-    transitions = enabled_transitions(workflow["events"])
+def _build(key: str, workflow: WorkflowRules) -> type[CaseMachine]:
+    transitions = enabled_transitions({e: spec.from_stages for e, spec in workflow.events.items()})
     used = [Stage.NEW, *sorted({t for _e, _s, t in transitions}, key=list(Stage).index)]
     states = {
         stage.value: State(
-            name=workflow["stages"][stage.value],
+            name=workflow.stages[stage],
             value=stage.value,
             initial=stage is Stage.NEW,
             final=stage in FINAL_STAGES,
@@ -163,7 +164,7 @@ def _build(key: str, workflow: dict[str, Any]) -> type[CaseMachine]:
         events[event.value] = events[event.value] | lst if event.value in events else lst
     attrs: dict[str, Any] = dict(states)
     for name, lst in events.items():
-        attrs[name] = MachineEvent(lst, id=name, name=workflow["events"][name]["label"])
+        attrs[name] = MachineEvent(lst, id=name, name=workflow.events[Event(name)].label)
     attrs["policy_key"] = key
     class_name = "CaseMachine_" + "".join(c if c.isalnum() else "_" for c in key)
     return StateMachineMetaclass(class_name, (CaseMachine,), attrs)  # type: ignore[return-value]

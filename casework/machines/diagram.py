@@ -7,6 +7,7 @@ import shutil
 
 from casework.machines.case import CaseMachine, machine_class
 from casework.models import Policy
+from casework.policies.rules import rules_of
 
 
 class DiagramError(RuntimeError):
@@ -14,7 +15,7 @@ class DiagramError(RuntimeError):
 
 
 def policy_machine(policy: Policy) -> type[CaseMachine]:
-    return machine_class(policy.key, policy.sha256, policy.document["workflow"])
+    return machine_class(policy.key, policy.sha256, rules_of(policy).workflow)
 
 
 def mermaid(policy: Policy) -> str:

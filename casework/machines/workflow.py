@@ -7,6 +7,7 @@ on the machine (`casework.machines.case`); their parameters live in the policy f
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 
@@ -73,17 +74,14 @@ REQUIRED_EVENTS = frozenset({Event.OPEN, Event.CLOSE})
 
 
 def enabled_transitions(
-    events: dict[str, dict], *, from_key: str = "from"
+    events: Mapping[Event, Iterable[Stage] | None],
 ) -> list[tuple[Event, Stage, Stage]]:
     """The transitions a policy's enabled events give, keeping only those a case can reach.
 
-    ``events`` maps event names to their policy settings; an optional list under ``from_key``
-    narrows an event to some of its canonical sources.
+    ``events`` maps each enabled event to the canonical sources it is narrowed to (None: all).
     """
     wanted = []
-    for name, spec in events.items():
-        event = Event(name)
-        sources = spec.get(from_key)
+    for event, sources in events.items():
         for source, target in TRANSITIONS[event]:
             if not sources or source in sources:
                 wanted.append((event, source, target))

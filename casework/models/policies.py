@@ -23,7 +23,8 @@ class Policy(db.Model):
     # Copied out of the document so set-based SQL (the nightly scan) can join on them.
     threshold_percent: Mapped[float]
     minimum_sessions: Mapped[int]
-    # The whole validated document, so later stages read the policy as it was loaded.
+    # The whole validated document, so later stages read the policy as it was loaded; code reads
+    # it as typed rules (casework.policies.rules.rules_of), never by key.
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     sha256: Mapped[str] = mapped_column(String(64))
 

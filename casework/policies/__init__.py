@@ -11,6 +11,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from casework.policies.rules import PolicyRules, rules_for
 from casework.policies.schema import PolicySchema
 
 POLICY_DIR = Path(__file__).resolve().parent
@@ -25,6 +26,10 @@ class LoadedPolicy:
     path: Path
     document: dict[str, Any]  # validated, JSON-safe
     sha256: str
+
+    @property
+    def rules(self) -> PolicyRules:
+        return rules_for(self.sha256, self.document)
 
 
 def _flatten(messages: Any, prefix: str = "") -> list[str]:

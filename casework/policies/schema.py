@@ -163,9 +163,7 @@ class WorkflowSchema(_Strict):
         missing = sorted(e.value for e in REQUIRED_EVENTS - events.keys())
         if missing:
             raise ValidationError(f"Every policy must enable {', '.join(missing)}.", "events")
-        transitions = enabled_transitions(
-            {e.value: spec for e, spec in events.items()}, from_key="from_stages"
-        )
+        transitions = enabled_transitions({e: spec["from_stages"] for e, spec in events.items()})
         reached = {t for _e, _s, t in transitions} | {Stage.NEW}
         unnamed = sorted(s.value for s in reached if s not in data["stages"])
         if unnamed:

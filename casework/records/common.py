@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 
-from casework.cases.access import linked_programmes
-from casework.cases.errors import Forbidden, InvalidData
+from casework.errors import Forbidden, InvalidData
 from casework.extensions import db
 from casework.models import ProgrammeRole, ProgrammeStaff, Role, User
+from casework.scope import linked_programmes
 
 
 class FieldErrors(dict[str, list[str]]):

@@ -1,7 +1,7 @@
 """Enrolments: a learner on a programme for an academic year, with their tutor/mentor; and
 their attendance figures as at a day.
 
-Read within casework.cases.access.visible_enrolments. Written by administrators and by the
+Read within casework.scope.visible_enrolments. Written by administrators and by the
 administration officers of the enrolment's programme.
 """
 
@@ -13,8 +13,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
-from casework.cases import access
-from casework.cases.queries import attendance_summary
+from casework import scope
 from casework.extensions import db
 from casework.models import (
     Enrolment,
@@ -26,6 +25,7 @@ from casework.models import (
     academic_year_label,
     academic_year_of,
 )
+from casework.policies.rules import rules_of
 from casework.records.common import (
     FieldErrors,
     apply,
@@ -33,6 +33,7 @@ from casework.records.common import (
     require_administers,
 )
 from casework.records.programmes import programme_to_administer
+from casework.registers.thresholds import attendance_summary
 
 CHANGEABLE = ("mentor_id", "end_date", "status", "is_apprentice", "is_dual_registered")
 
@@ -53,7 +54,7 @@ def list_enrolments(
     learner_id: int | None = None,
     status: EnrolmentStatus | None = None,
 ) -> Select[tuple[Enrolment]]:
-    query = _loaded(access.visible_enrolments(user)).order_by(Enrolment.id)
+    query = _loaded(scope.visible_enrolments(user)).order_by(Enrolment.id)
     for column, value in (
         (Enrolment.programme_id, programme_id),
         (Enrolment.mentor_id, mentor_id),
@@ -66,7 +67,7 @@ def list_enrolments(
 
 
 def enrolment_for(user: User, enrolment_id: int) -> Enrolment:
-    return access.enrolment_for(user, enrolment_id)
+    return scope.enrolment_for(user, enrolment_id)
 
 
 def _check_mentor(errors: FieldErrors, mentor_id: int | None) -> None:
@@ -147,5 +148,5 @@ def update_enrolment(actor: User, enrolment_id: int, changes: dict[str, Any]) ->
 def attendance(user: User, enrolment_id: int, as_at: date) -> dict[str, Any]:
     """The enrolment's figures as at the end of ``as_at``, judged by its programme's policy."""
     enrolment = enrolment_for(user, enrolment_id)
-    document = enrolment.programme.policy.document
-    return {"enrolment_id": enrolment.id} | attendance_summary(document, enrolment.id, as_at)
+    rules = rules_of(enrolment.programme.policy)
+    return {"enrolment_id": enrolment.id} | attendance_summary(rules, enrolment.id, as_at)

@@ -1,7 +1,7 @@
 """Learners and their contacts (parents and carers, employers, main schools).
 
 Administrators see every learner; anyone else the learners with an enrolment they may see
-(casework.cases.access.visible_enrolments). Administrators and administration officers write
+(casework.scope.visible_enrolments). Administrators and administration officers write
 them: an officer only the learners enrolled on a programme they keep.
 """
 
@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import Select, exists, func, or_, select
 
-from casework.cases import access
-from casework.cases.errors import Forbidden, NotFound
+from casework import scope
+from casework.errors import Forbidden, NotFound
 from casework.extensions import db
 from casework.models import Contact, Enrolment, Learner, Role, User
 from casework.records.common import (
@@ -54,7 +54,7 @@ def visible_learners(user: User) -> Select[tuple[Learner]]:
     query = select(Learner)
     if user.active and user.has_role(Role.ADMINISTRATOR):
         return query
-    enrolled = access.visible_enrolments(user).with_only_columns(Enrolment.learner_id)
+    enrolled = scope.visible_enrolments(user).with_only_columns(Enrolment.learner_id)
     return query.where(Learner.id.in_(enrolled))
 
 
@@ -75,7 +75,7 @@ def list_learners(
     match one enrolment (on that programme, with that mentor); ``q`` is part of a name."""
     query = visible_learners(user).order_by(Learner.family_name, Learner.given_name, Learner.id)
     if programme_id is not None or mentor_id is not None:
-        enrolled = access.visible_enrolments(user).with_only_columns(Enrolment.learner_id)
+        enrolled = scope.visible_enrolments(user).with_only_columns(Enrolment.learner_id)
         if programme_id is not None:
             enrolled = enrolled.where(Enrolment.programme_id == programme_id)
         if mentor_id is not None:

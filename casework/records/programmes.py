@@ -12,8 +12,7 @@ from typing import Any
 from sqlalchemy import Select, false, or_, select
 from sqlalchemy.orm import selectinload
 
-from casework.cases.access import linked_programmes
-from casework.cases.errors import NotFound
+from casework.errors import NotFound
 from casework.extensions import db
 from casework.models import (
     Enrolment,
@@ -32,6 +31,7 @@ from casework.records.common import (
     require_administers,
     require_role,
 )
+from casework.scope import linked_programmes
 
 # The programme role each list of staff fills, and the user role it needs.
 STAFF_FIELDS = {

@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import selectinload
 
-from casework.cases.errors import NotFound
+from casework.errors import NotFound
 from casework.extensions import db
 from casework.models import Mark, Programme, Session, User, academic_year_of
+from casework.policies.rules import rules_of
 from casework.records.common import (
     FieldErrors,
     apply,
@@ -83,7 +84,7 @@ def _ref_taken(session_ref: str, session_id: int | None = None) -> str | None:
 
 def _default_close(programme: Programme, starts_at: datetime, ends_at: datetime) -> datetime:
     """When the policy says the register closes (minutes after the start), else at the end."""
-    minutes = programme.policy.document["registers"].get("closes_after_minutes")
+    minutes = rules_of(programme.policy).registers.closes_after_minutes
     if minutes is None:
         return ends_at
     return min(starts_at + timedelta(minutes=minutes), ends_at)

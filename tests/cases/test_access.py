@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from casework.cases import access
-from casework.cases.errors import Forbidden, InvalidData, NotFound, Stale
+from casework import scope
 from casework.cases.service import act
+from casework.errors import Forbidden, InvalidData, NotFound, Stale
 from casework.extensions import db
 from casework.models import ProgrammeRole, ProgrammeStaff, Role
 from tests.cases.conftest import PLAN, fire
@@ -23,7 +23,7 @@ def opened(team, clock):
 
 
 def visible(user) -> set[int]:
-    return set(db.session.scalars(access.visible_cases(user).with_only_columns(access.Case.id)))
+    return set(db.session.scalars(scope.visible_cases(user).with_only_columns(scope.Case.id)))
 
 
 def test_each_role_sees_only_its_cases(opened, make):
@@ -40,9 +40,7 @@ def test_each_role_sees_only_its_cases(opened, make):
     )
     assert visible(officer) == set()  # registers and learners, not cases
     assert case.enrolment_id in set(
-        db.session.scalars(
-            access.visible_enrolments(officer).with_only_columns(access.Enrolment.id)
-        )
+        db.session.scalars(scope.visible_enrolments(officer).with_only_columns(scope.Enrolment.id))
     )
 
 
@@ -74,10 +72,10 @@ def test_safeguarding_flag_brings_in_the_lead_without_moving_the_stage(opened):
 def test_circumstances_are_special_category(opened):
     t, case, day = opened
     fire(t.mentor, case, "record_circumstances", today=day, circumstances="Carer for a parent")
-    assert access.may_see_circumstances(t.mentor, case)
-    assert access.may_see_circumstances(t.head, case)
-    assert access.may_see_circumstances(t.safeguarding, case)
-    assert not access.may_see_circumstances(t.admin, case)
+    assert scope.may_see_circumstances(t.mentor, case)
+    assert scope.may_see_circumstances(t.head, case)
+    assert scope.may_see_circumstances(t.safeguarding, case)
+    assert not scope.may_see_circumstances(t.admin, case)
 
 
 def test_stale_version_changes_nothing(opened):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from casework.cases.errors import NotFound
 from casework.cases.queries import REDACTED, case_detail, due_for, learner_plans
 from casework.cases.scan import run_scan
+from casework.errors import NotFound
 from casework.extensions import db
 from casework.models import Case, ContactKind, LearnerAccount
 from tests.cases.conftest import PLAN, fire

@@ -25,10 +25,9 @@ from sqlalchemy import JSON, bindparam, func, select, text, true
 from werkzeug.security import generate_password_hash
 
 from casework.cases.audit import verify_chains
-from casework.cases.errors import CaseError
 from casework.cases.schemas import Change
 from casework.cases.service import act, occurrence_by_scan
-from casework.cases.thresholds import Judgement
+from casework.errors import CaseError
 from casework.extensions import db
 from casework.machines.case import machine_class
 from casework.machines.workflow import Event, Stage
@@ -43,6 +42,7 @@ from casework.models import (
     PlanReview,
 )
 from casework.registers.figures import AbsencePeriod
+from casework.registers.thresholds import Judgement
 from tests.case_fixtures import PANEL, PLAN, TERM_START
 from tests.factories import Factory
 from tests.machines.test_transition_table import (
@@ -123,7 +123,7 @@ _PASSWORD_HASH = generate_password_hash("correct horse")
 _STATES = {
     key: {
         s.value
-        for s in machine_class(key, loaded.sha256, loaded.document["workflow"]).states
+        for s in machine_class(key, loaded.sha256, loaded.rules.workflow).states
         if s.value != Stage.NEW
     }
     for key, loaded in POLICY_DOCS.items()

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from casework.cases.audit import verify_chains
-from casework.cases.errors import Forbidden, GuardFailed, NotAllowed
 from casework.cases.scan import run_scan
+from casework.errors import Forbidden, GuardFailed, NotAllowed
 from casework.extensions import db
 from casework.models import (
     Case,

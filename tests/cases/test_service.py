@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from casework.cases import service
-from casework.cases.errors import GuardFailed, NotAllowed, Stale
+from casework.errors import GuardFailed, NotAllowed, Stale
 from casework.extensions import db
 from casework.models import ActionPlan, Case, CaseEvent, DueItem, LetterJob, Occurrence
 from tests.cases.conftest import PLAN, fire

@@ -46,7 +46,8 @@ from statemachine.exceptions import TransitionNotAllowed
 from werkzeug.security import generate_password_hash
 
 from casework.cases.audit import verify_chains
-from casework.cases.errors import (
+from casework.cases.service import act, machine_for, record_occurrence
+from casework.errors import (
     CaseError,
     Forbidden,
     GuardFailed,
@@ -55,7 +56,6 @@ from casework.cases.errors import (
     NotFound,
     Stale,
 )
-from casework.cases.service import act, machine_for, record_occurrence
 from casework.extensions import db
 from casework.machines.case import machine_class
 from casework.machines.workflow import Event, Stage
@@ -316,7 +316,7 @@ def test_expected_table_is_consistent(policy):
     assert reached - {S.NEW} == REACHABLE[policy]
 
     loaded = POLICY_DOCS[policy]
-    cls = machine_class(policy, loaded.sha256, loaded.document["workflow"])
+    cls = machine_class(policy, loaded.sha256, loaded.rules.workflow)
     assert {s.value for s in cls.states} == {S.NEW.value, *(s.value for s in REACHABLE[policy])}
     for stage in REACHABLE[policy] - FINAL:
         assert any(expected_target(policy, stage, e) not in (None, stage) for e in Event), (
@@ -475,7 +475,7 @@ def test_only_open_leaves_the_case_being_opened(policy, event):
     """Machine level: act() can only fire open on a case that does not exist yet."""
     assert expected_target(policy, S.NEW, event) is None
     loaded = POLICY_DOCS[policy]
-    cls = machine_class(policy, loaded.sha256, loaded.document["workflow"])
+    cls = machine_class(policy, loaded.sha256, loaded.rules.workflow)
     model = SimpleNamespace(state=None)
     machine = cls(model=model, state_field="state")
     assert model.state == S.NEW
@@ -489,7 +489,7 @@ def test_only_open_leaves_the_case_being_opened(policy, event):
 def test_event_from_unreachable_stage(policy, stage, event):
     """Machine level: no case of the policy can be at this stage, so nothing fires from it."""
     loaded = POLICY_DOCS[policy]
-    cls = machine_class(policy, loaded.sha256, loaded.document["workflow"])
+    cls = machine_class(policy, loaded.sha256, loaded.rules.workflow)
     assert stage.value not in {s.value for s in cls.states}
     assert expected_target(policy, stage, event) is None
     assert all(

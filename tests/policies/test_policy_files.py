@@ -197,5 +197,5 @@ def test_a_sixth_provider_gets_its_own_machine_and_diagram(tmp_path):
         'verbal_warning = "Verbal warning"', 'verbal_warning = "Informal warning"'
     )
     (loaded,) = load_policies(write(tmp_path, text, "005.toml").parent)
-    cls = machine_class("005-new-college", loaded.sha256, loaded.document["workflow"])
+    cls = machine_class("005-new-college", loaded.sha256, loaded.rules.workflow)
     assert "Informal warning" in f"{cls:mermaid}"

@@ -8,13 +8,15 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from casework.cases.errors import Forbidden, InvalidData, NotFound
-from casework.cases.queries import attendance_summary, case_detail
+from casework.cases.queries import case_detail
 from casework.cases.scan import run_scan
+from casework.errors import Forbidden, InvalidData, NotFound
 from casework.extensions import db
 from casework.models import Case, Learner
+from casework.policies.rules import rules_of
 from casework.records import enrolments, learners, programmes, sessions
 from casework.records.common import commit
+from casework.registers.thresholds import attendance_summary
 from tests.records.world import World, build_world
 
 
@@ -86,5 +88,5 @@ def test_the_case_detail_keeps_its_attendance_block(team, clock, make):
         "below": True,
         "assessment_at_risk": True,
     }
-    summary = attendance_summary(case.policy.document, enrolment.id, day)
+    summary = attendance_summary(rules_of(case.policy), enrolment.id, day)
     assert {k: summary[k] for k in block} == block

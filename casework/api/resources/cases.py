@@ -10,18 +10,18 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from casework import scope
 from casework.api import api_blueprint
 from casework.api.auth import caller
 from casework.api.idempotency import HEADER_DOC, idempotent
 from casework.api.pagination import PAGINATION, SelectPage
 from casework.api.problems import problem
-from casework.cases import access
 from casework.cases.queries import CaseDetailSchema, case_detail
 from casework.cases.service import ActionResult, act, stage_name
 from casework.extensions import db
+from casework.fields import record_id
 from casework.machines.workflow import Event, Stage
 from casework.models import Case, Enrolment, Letter
-from casework.records.validation import record_id
 
 blp = api_blueprint("cases", "Attendance cases: read them, open them, act on them.")
 
@@ -103,7 +103,7 @@ class ActionResultSchema(Schema):
 
 
 def _summary_query(args: dict[str, Any]):
-    query = access.visible_cases(caller()).join(Case.enrolment).order_by(Case.id)
+    query = scope.visible_cases(caller()).join(Case.enrolment).order_by(Case.id)
     if "stage" in args:
         query = query.where(Case.state == args["stage"])
     if "open" in args:
@@ -213,7 +213,7 @@ class CaseEvents(MethodView):
     def post(self, body, case_id: int):
         """Fire an event on a case (or record a change such as a note). The response has the
         new stage, the new version (ETag) and the letters the event produced."""
-        access.case_for(caller(), case_id)  # outside your scope: 404 before anything else
+        scope.case_for(caller(), case_id)  # outside your scope: 404 before anything else
         version = _if_match_version()
         if isinstance(version, Response):
             return version

@@ -13,9 +13,9 @@ from casework.api.auth import caller
 from casework.api.idempotency import HEADER_DOC, idempotent
 from casework.api.pagination import PAGINATION, SelectPage
 from casework.api.resources.programmes import StaffSchema
+from casework.fields import LocalDateTime, day, record_id
 from casework.models import EnrolmentStatus
 from casework.records import enrolments
-from casework.records.validation import LocalDateTime, day, record_id
 
 blp = api_blueprint("enrolments", "Enrolments, their tutor/mentor, and attendance figures.")
 

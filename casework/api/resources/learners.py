@@ -10,9 +10,9 @@ from casework.api import api_blueprint
 from casework.api.auth import caller
 from casework.api.idempotency import HEADER_DOC, idempotent
 from casework.api.pagination import PAGINATION, SelectPage
+from casework.fields import day, email, not_future, optional_text, record_id, text
 from casework.models import ContactKind
 from casework.records import learners
-from casework.records.validation import day, email, not_future, optional_text, record_id, text
 
 blp = api_blueprint("learners", "Learners and their contacts.")
 

@@ -8,14 +8,14 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
+from casework import scope
 from casework.api import api_blueprint
 from casework.api.auth import caller
 from casework.api.pagination import PAGINATION, SelectPage
-from casework.cases import access
-from casework.cases.errors import NotFound
+from casework.errors import NotFound
 from casework.extensions import db
+from casework.fields import record_id
 from casework.models import Case, Letter
-from casework.records.validation import record_id
 
 blp = api_blueprint("letters", "Letters as stored: the same bytes on every download.")
 
@@ -43,7 +43,7 @@ class LetterSchema(Schema):
 def _visible():
     return (
         select(Letter)
-        .where(Letter.case_id.in_(access.visible_cases(caller()).with_only_columns(Case.id)))
+        .where(Letter.case_id.in_(scope.visible_cases(caller()).with_only_columns(Case.id)))
         .order_by(Letter.id)
     )
 

@@ -11,15 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from webargs.flaskparser import FlaskParser
 
+from casework import scope
 from casework.api import api_blueprint
 from casework.api.auth import caller, require_role
 from casework.api.idempotency import HEADER_DOC, idempotent
 from casework.api.pagination import PAGINATION, SelectPage
 from casework.api.problems import PROBLEM_JSON, ProblemSchema
-from casework.cases import access
-from casework.cases.errors import InvalidData
-from casework.cases.schemas import UNSTORABLE, storable_text
+from casework.errors import InvalidData
 from casework.extensions import db
+from casework.fields import UNSTORABLE, LocalDateTime, record_id, storable_text
 from casework.models import (
     AbsenceReason,
     Enrolment,
@@ -30,7 +30,6 @@ from casework.models import (
     User,
 )
 from casework.records.common import administered_programmes
-from casework.records.validation import LocalDateTime, record_id
 from casework.registers.importing import ImportRejected, import_marks
 
 blp = api_blueprint("marks", "Register marks: bulk upsert, all or nothing.")
@@ -251,7 +250,7 @@ class Marks(MethodView):
 
         Only the marks of enrolments you may see, in session order. Give at least one of
         session_ref, enrolment_id, learner_ref (invalid data otherwise)."""
-        visible = access.visible_enrolments(caller()).with_only_columns(Enrolment.id)
+        visible = scope.visible_enrolments(caller()).with_only_columns(Enrolment.id)
         query = (
             select(Mark)
             .join(Mark.session)

@@ -12,9 +12,9 @@ from casework.api import api_blueprint
 from casework.api.auth import caller
 from casework.api.idempotency import HEADER_DOC, idempotent
 from casework.api.pagination import PAGINATION, SelectPage
+from casework.fields import ids, text
 from casework.models import ProgrammeRole
 from casework.records import programmes
-from casework.records.validation import ids, text
 
 blp = api_blueprint("programmes", "Programmes and their heads of programme.")
 

@@ -10,9 +10,9 @@ from casework.api import api_blueprint
 from casework.api.auth import caller
 from casework.api.idempotency import HEADER_DOC, idempotent
 from casework.api.pagination import PAGINATION, SelectPage
+from casework.fields import LocalDateTime, day, optional_text, record_id, text
 from casework.models import DeliveryMode, SessionKind
 from casework.records import sessions
-from casework.records.validation import LocalDateTime, day, optional_text, record_id, text
 
 blp = api_blueprint("sessions", "Planned sessions of a programme.")
 

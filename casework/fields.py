@@ -1,6 +1,6 @@
-"""Marshmallow fields for records as the API takes them: ids a column can hold, text every
-database keeps within its column's length, days and UK wall-clock times casework can compute
-with (a schema rejects the rest, so bad input is invalid data, never a server error)."""
+"""Marshmallow fields used at every boundary (API, case events, records): ids a column can hold,
+text every database keeps within its column's length, days and UK wall-clock times casework can
+compute with (a schema rejects the rest, so bad input is invalid data, never a server error)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError, fields, validate
 
-from casework.cases.schemas import UNSTORABLE, storable_text
 from casework.routing import MAX_ID
 
 UK = ZoneInfo("Europe/London")
@@ -23,7 +22,16 @@ _TIMES = validate.Range(
 )
 
 
-def _storable(value: str) -> None:
+UNSTORABLE = "Contains characters that cannot be kept (a NUL or an unpaired surrogate)."
+
+
+def storable_text(value: str) -> bool:
+    """Text every database keeps and UTF-8 can encode (for the audit hash)."""
+    return "\x00" not in value and not any("\ud800" <= c <= "\udfff" for c in value)
+
+
+def storable(value: str) -> None:
+    """A validator: refuses text ``storable_text`` would not keep."""
     if not storable_text(value):
         raise ValidationError(UNSTORABLE)
 
@@ -38,7 +46,7 @@ def ids(max_items: int = 50, **kw: Any) -> fields.List:
 
 def text(max_length: int, *, min_length: int = 1, **kw: Any) -> fields.String:
     """Text up to a column's length; required text may not be empty."""
-    return fields.String(validate=[validate.Length(min_length, max_length), _storable], **kw)
+    return fields.String(validate=[validate.Length(min_length, max_length), storable], **kw)
 
 
 def optional_text(max_length: int, **kw: Any) -> fields.String:
@@ -47,7 +55,7 @@ def optional_text(max_length: int, **kw: Any) -> fields.String:
 
 
 def email(**kw: Any) -> fields.Email:
-    return fields.Email(validate=[validate.Length(max=254), _storable], **kw)
+    return fields.Email(validate=[validate.Length(max=254), storable], **kw)
 
 
 def day(*validators: Any, **kw: Any) -> fields.Date:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Select, false, or_, select
 
-from casework.cases.errors import NotFound
+from casework.errors import NotFound
 from casework.extensions import db
 from casework.models import Case, Enrolment, ProgrammeRole, ProgrammeStaff, Role, User
 

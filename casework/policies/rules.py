@@ -1,0 +1,221 @@
+"""A provider's policy as a typed, immutable object: what code reads instead of the raw document.
+
+``PolicySchema`` validates a data file into a JSON-safe document (stored with the policy row and
+hashed); ``PolicyRules.from_document`` turns that document into these frozen dataclasses, built
+once per document hash and shared read-only (``rules_for``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from casework.machines.workflow import Event, Stage
+from casework.models.codes import CodeSet
+
+
+@dataclass(frozen=True)
+class AttendanceRules:
+    target_percent: float
+    threshold_percent: float
+    threshold_rule: str  # "below" (FE) or "at_or_below" (statutory persistent absence)
+    punctuality_target_percent: float | None
+    window: str  # "academic_year" or "rolling_weeks"
+    window_weeks: int | None
+    minimum_sessions: int
+    authorised_reasons: tuple[str, ...]
+    assessment_risk_below_percent: float | None
+
+    @property
+    def inclusive(self) -> bool:
+        """True where reaching the threshold is already a concern (statutory "at or below")."""
+        return self.threshold_rule == "at_or_below"
+
+    @property
+    def threshold_words(self) -> str:
+        return f"{'at or below' if self.inclusive else 'below'} {self.threshold_percent:g}%"
+
+
+@dataclass(frozen=True)
+class RegisterRules:
+    complete_by: str
+    closes_after_minutes: int | None
+
+
+@dataclass(frozen=True)
+class AbsenceRules:
+    medical_certificate_after_days: int | None
+    absence_periods_per_half_term: int | None
+    leaves_of_absence_per_half_term: int | None
+
+
+@dataclass(frozen=True)
+class ContactRules:
+    parent_carer_under_age: int
+    parent_carer_extended_under_age: int | None
+    employer_letters: bool
+    employer_told_of_unauthorised_absence: str | None
+    main_school_letters: bool
+    main_school_told_by: str | None
+    school_told_within_minutes: int | None
+    parents_report_absence_by: str | None
+    first_day_calling: bool
+    first_absence_notice: str | None
+    later_absence_notice: str | None
+
+
+@dataclass(frozen=True)
+class DeadlineRules:
+    rebook_one_to_one_working_days: int | None
+
+
+@dataclass(frozen=True)
+class LetterRule:
+    template: str
+    to: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EventRules:
+    event: Event
+    label: str
+    roles: tuple[str, ...]
+    letters: tuple[LetterRule, ...]
+    from_stages: tuple[Stage, ...] | None
+    decides_occurrence: bool
+    min_occurrence: int
+    action_plan: bool
+    circumstances: str  # "any", "required" or "absent"
+
+
+@dataclass(frozen=True)
+class WorkflowRules:
+    decision_due_working_days: int
+    early_warning_margin_percent: float
+    occurrence_rule: str
+    stages: Mapping[Stage, str]
+    events: Mapping[Event, EventRules]
+
+    def stage_name(self, stage: str | None) -> str:
+        """The provider's words for a stage (the stage's own name where it has none)."""
+        if not stage:
+            return ""
+        try:
+            return self.stages.get(Stage(stage), stage)
+        except ValueError:
+            return stage
+
+    def event(self, name: str) -> EventRules | None:
+        try:
+            return self.events.get(Event(name))
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class LetterheadRules:
+    tone: str  # "formal" or "supportive"
+    address: str | None
+    phone: str | None
+    email: str | None
+    website: str | None
+
+    @property
+    def supportive(self) -> bool:
+        return self.tone == "supportive"
+
+
+@dataclass(frozen=True)
+class PolicyRules:
+    key: str
+    provider: str
+    title: str
+    provision: str
+    source_document: str
+    document_version: str | None
+    code_set: CodeSet
+    attendance: AttendanceRules
+    registers: RegisterRules
+    absence: AbsenceRules
+    contacts: ContactRules
+    deadlines: DeadlineRules
+    workflow: WorkflowRules
+    letters: LetterheadRules
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> PolicyRules:
+        """From a document ``PolicySchema`` validated and dumped (every key present)."""
+        attendance = dict(doc["attendance"])
+        attendance["authorised_reasons"] = tuple(attendance["authorised_reasons"])
+        workflow = doc["workflow"]
+        return cls(
+            key=doc["key"],
+            provider=doc["provider"],
+            title=doc["title"],
+            provision=doc["provision"],
+            source_document=doc["source_document"],
+            document_version=doc.get("document_version"),
+            code_set=CodeSet(doc["code_set"]),
+            attendance=_make(AttendanceRules, attendance),
+            registers=_make(RegisterRules, doc["registers"]),
+            absence=_make(AbsenceRules, doc.get("absence") or {}),
+            contacts=_make(ContactRules, doc["contacts"]),
+            deadlines=_make(DeadlineRules, doc.get("deadlines") or {}),
+            workflow=WorkflowRules(
+                decision_due_working_days=workflow["decision_due_working_days"],
+                early_warning_margin_percent=workflow["early_warning_margin_percent"],
+                occurrence_rule=workflow["occurrence_rule"],
+                stages=MappingProxyType({Stage(k): v for k, v in workflow["stages"].items()}),
+                events=MappingProxyType(
+                    {
+                        Event(name): _event(Event(name), spec)
+                        for name, spec in workflow["events"].items()
+                    }
+                ),
+            ),
+            letters=_make(LetterheadRules, doc.get("letters") or {}),
+        )
+
+
+def _make(cls: type, values: Mapping[str, Any]) -> Any:
+    """A rules dataclass from a section; keys the schema defaulted may be absent in old rows."""
+    names = cls.__dataclass_fields__
+    defaults = {"first_day_calling": False, "tone": "formal", "threshold_rule": "below"}
+    return cls(**{n: values.get(n, defaults.get(n)) for n in names})
+
+
+def _event(event: Event, spec: Mapping[str, Any]) -> EventRules:
+    sources = spec.get("from", spec.get("from_stages"))
+    return EventRules(
+        event=event,
+        label=spec["label"],
+        roles=tuple(spec["roles"]),
+        letters=tuple(LetterRule(x["template"], tuple(x["to"])) for x in spec.get("letters", [])),
+        from_stages=tuple(Stage(s) for s in sources) if sources else None,
+        decides_occurrence=spec.get("decides_occurrence", False),
+        min_occurrence=spec.get("min_occurrence", 0),
+        action_plan=spec.get("action_plan", False),
+        circumstances=spec.get("circumstances", "any"),
+    )
+
+
+_cache: dict[str, PolicyRules] = {}
+_lock = threading.Lock()
+
+
+def rules_for(sha256: str, document: Mapping[str, Any]) -> PolicyRules:
+    """The rules of one version of a policy, built once per document hash."""
+    rules = _cache.get(sha256)
+    if rules is None:
+        with _lock:
+            rules = _cache.get(sha256) or PolicyRules.from_document(document)
+            _cache[sha256] = rules
+    return rules
+
+
+def rules_of(policy: Any) -> PolicyRules:
+    """The rules of a stored policy row (anything with ``sha256`` and ``document``)."""
+    return rules_for(policy.sha256, policy.document)
