@@ -1,4 +1,4 @@
-"""Who sees what and may act on what (DOMAIN.md, "Who sees what"), as queries and checks.
+"""Who sees what and may act on what, as queries and checks (docs/workflow.md, "Who sees what").
 
 Every read of cases goes through ``visible_cases``; a case outside a user's scope is reported as
 not found, never as forbidden, so its existence does not leak.
@@ -6,11 +6,33 @@ not found, never as forbidden, so its existence does not leak.
 
 from __future__ import annotations
 
+from typing import Final
+
 from sqlalchemy import Select, false, or_, select
 
 from casework.errors import NotFound
 from casework.extensions import db
 from casework.models import Case, Enrolment, ProgrammeRole, ProgrammeStaff, Role, User
+
+
+class ScanActor:
+    """The nightly scan as the actor of a case event: it has no user, no scope and one part
+    ("scan"), which a policy may give the open event alone."""
+
+    _instance: ScanActor | None = None
+
+    def __new__(cls) -> ScanActor:  # one scan actor: ``actor is SCAN`` always holds
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "SCAN"
+
+
+SCAN: Final = ScanActor()
+# Who acts on a case: a member of staff or the nightly scan (never None).
+Actor = User | ScanActor
 
 
 def linked_programmes(user: User, role: ProgrammeRole) -> Select:
@@ -84,12 +106,12 @@ def enrolment_for(user: User, enrolment_id: int) -> Enrolment:
     return enrolment
 
 
-def case_roles(user: User | None, enrolment: Enrolment) -> frozenset[str]:
+def case_roles(user: Actor, enrolment: Enrolment) -> frozenset[str]:
     """The parts ``user`` plays in a case on ``enrolment``: what policy event roles name.
 
-    None is the nightly scan. An administrator has none: no case decisions (DOMAIN.md).
+    An administrator has none: administrators make no case decisions.
     """
-    if user is None:
+    if isinstance(user, ScanActor):
         return frozenset({"scan"})
     if not user.active:
         return frozenset()
@@ -109,7 +131,7 @@ def case_roles(user: User | None, enrolment: Enrolment) -> frozenset[str]:
     return frozenset(roles)
 
 
-def works_on(user: User | None, case: Case) -> bool:
+def works_on(user: Actor, case: Case) -> bool:
     """The case's mentor or head of programme: the people working on it."""
     return bool(case_roles(user, case.enrolment) - {"scan"})
 

@@ -89,6 +89,7 @@ def init_api(app: Flask) -> None:
     api = CaseworkApi(app)
     for blp in resources.BLUEPRINTS:
         api.register_blueprint(blp)
+    resources.cases.document_events(api.spec)
 
     @app.get(f"{_DOCS_ASSETS}<path:filename>")
     def api_docs_asset(filename: str):

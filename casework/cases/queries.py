@@ -14,10 +14,9 @@ from marshmallow import Schema, fields
 from sqlalchemy import select
 
 from casework import scope
-from casework.cases.service import current_plan, machine_for, stage_name
+from casework.cases.service import allowed_events, current_plan, stage_name
 from casework.extensions import db
 from casework.fields import LocalDateTime
-from casework.machines.workflow import Event
 from casework.models import (
     ActionPlan,
     Case,
@@ -162,18 +161,8 @@ def _letters(case: Case, seq_of: dict[int, int]) -> list[dict[str, Any]]:
 
 
 def events_for(user: User, case: Case) -> list[dict[str, str]]:
-    """The events the case's stage allows that this user's part in the case lets them fire
-    (guards that depend on the event's data are checked when it is fired)."""
-    if not case.is_open:
-        return []
-    roles = scope.case_roles(user, case.enrolment)
-    events = rules_of(case.policy).workflow.events
-    machine = machine_for(case)
-    return [
-        {"event": e.id, "label": events[Event(e.id)].label}
-        for e in machine.allowed_events
-        if roles & set(events[Event(e.id)].roles)
-    ]
+    """The events this user may send the case now (the machine's own answer)."""
+    return [{"event": event, "label": label} for event, label in allowed_events(user, case)]
 
 
 def _due_row(item: DueItem, today: date) -> dict[str, Any]:

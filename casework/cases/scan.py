@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +22,8 @@ from sqlalchemy.orm import selectinload
 
 from casework.cases import service
 from casework.extensions import db
+from casework.machines.events import Change
+from casework.machines.workflow import Event
 from casework.models import (
     Case,
     DueItem,
@@ -160,7 +162,7 @@ def _scan(as_at: date, report: ScanReport) -> None:
         c.enrolment_id: c for c in db.session.scalars(select(Case).where(Case.ended_at.is_(None)))
     }
     _open_cases(as_at, report, below - open_cases.keys(), judgements, figures)
-    _occurrences(as_at, report, open_cases, below, judgements, since_of)
+    _occurrences(as_at, report, open_cases, below, judgements, figures, since_of)
     _approaching(as_at, report, judgements, open_cases)
     _rebook(as_at, report, by_policy, policies, since_of)
     _medical(as_at, report, by_policy, policies, since_of)
@@ -178,12 +180,27 @@ def _open_cases(as_at, report, to_open, judgements, figures) -> None:
                 selectinload(Enrolment.programme).selectinload(Programme.policy),
             )
         ).all()
-        periods = {e.id: figures[e.id].absence_period for e in chunk}
-        for case in service.open_by_scan(list(chunk), judgements, periods, as_at):
-            report.cases_opened.append(case.id)
+        requests = []
+        for enrolment in chunk:
+            judgement = judgements[enrolment.id]
+            note = (
+                f"The nightly scan found attendance at {judgement.percent:.1f}%, {judgement.words}."
+            )
+            requests.append(
+                service.Request(
+                    service.new_case(enrolment, as_at),
+                    Event.OPEN.value,
+                    note,
+                    {},
+                    judgement,
+                    figures[enrolment.id],
+                )
+            )
+        for result in service.act_batch(requests, as_at):
+            report.cases_opened.append(result.case.id)
 
 
-def _occurrences(as_at, report, open_cases, below, judgements, since_of) -> None:
+def _occurrences(as_at, report, open_cases, below, judgements, figures, since_of) -> None:
     """Cases waiting for no decision whose learner, still below, began a new absence period
     after the last decision."""
     decided_at: dict[int, datetime] = {}
@@ -200,11 +217,29 @@ def _occurrences(as_at, report, open_cases, below, judgements, since_of) -> None
             decided_at[case_id] = decided.astimezone(LOCAL).replace(tzinfo=None)
     by_enrolment = {c.enrolment_id: c for c in candidates if c.id in decided_at}
     starts = _new_period_starts(as_at, by_enrolment, decided_at, since_of)
+    requests = []
     for eid, (mark_id, started_at, sessions) in sorted(starts.items()):
         case = by_enrolment[eid]
+        judgement = judgements[eid]
         period = AbsencePeriod(sessions, mark_id, started_at)
-        service.occurrence_by_scan(case, judgements[eid], period, as_at)
-        report.occurrences_recorded.append(case.id)
+        requests.append(
+            service.Request(
+                case,
+                Change.RECORD_OCCURRENCE.value,
+                f"Occurrence {case.occurrence_count + 1}: a new absence period began on "
+                f"{started_at:%d %B %Y} with attendance at {judgement.percent:.1f}%, "
+                f"{judgement.words}.",
+                {
+                    "attendance_percent": judgement.percent,
+                    "absence_started_at": started_at.isoformat(),
+                    "first_mark_id": mark_id,
+                },
+                judgement,
+                replace(figures[eid], absence_period=period),
+            )
+        )
+    for result in service.act_batch(requests, as_at):
+        report.occurrences_recorded.append(result.case.id)
 
 
 def _new_period_starts(as_at, by_enrolment, decided_at, since_of):

@@ -9,9 +9,9 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from casework.cases.audit import verify_chains
 from casework.cases.scan import run_scan
 from casework.extensions import db
+from casework.machines.audit import verify_chains
 from casework.machines.diagram import DiagramError, mermaid, svg
 from casework.models import Policy
 

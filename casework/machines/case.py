@@ -1,26 +1,56 @@
-"""The case machine: the canonical workflow cut down to one policy's enabled events.
+"""The case machine: the canonical workflow cut down to one policy's enabled events, with each
+event's whole behaviour on it.
 
-Each policy gets its own machine class, built from its data file and cached by the file's hash;
-instances are built per action and bound to the case row (``model=case, state_field="state"``),
-never shared. ``StateMachine`` (not a permissive ``StateChart``) so that an event with no
-transition from the current stage raises instead of being ignored, an exception in a callback
-propagates (and the service's transaction rolls back) instead of becoming an error event, and
-the stage is only written once the whole transition succeeded.
+Each policy version gets its own machine class, built from its typed rules and cached by the
+document's hash; instances are built per action and bound to the case row (``model=case,
+state_field="state"``), never shared. ``StateMachine`` (not a permissive ``StateChart``) so that
+an event with no transition from the current stage raises instead of being ignored, an exception
+in a callback propagates (and the service's transaction rolls back), and the stage is written only
+once the whole transition succeeded.
+
+For every transition of event E:
+- its condition ``actor_may`` is the policy's ``roles`` for E against the actor's part in the
+  case, so ``enabled_events(step=...)`` answers "what may this actor do now";
+- its validators are E's guards (``casework.machines.events.EVENTS``), raising with the reason
+  in staff words;
+- ``on_transition`` and ``on_E`` write its effects; the class-level ``AuditTrail`` listener writes
+  its chained audit event first, so effects can refer to it.
+Changes that are not transitions (``Change``) go through ``change()``: the same checks of who may,
+the same data loading, the same audit listener, their own ``on_<change>`` handler.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import select
 from statemachine import State, StateMachine
 from statemachine.event import Event as MachineEvent
 from statemachine.factory import StateMachineMetaclass
 
 from casework.errors import Forbidden, GuardFailed, InvalidData
+from casework.extensions import db
+from casework.machines import effects
+from casework.machines.audit import AuditTrail
+from casework.machines.events import (
+    CHANGES,
+    EVENTS,
+    Change,
+    ChangeDefinition,
+    Who,
+    event_schema,
+    load_data,
+    note_error,
+)
 from casework.machines.workflow import FINAL_STAGES, Event, Stage, enabled_transitions
+from casework.models import Case, CaseEvent, DueKind, EnrolmentStatus, LetterJob, Role, User
 from casework.policies.rules import EventRules, WorkflowRules
+from casework.registers.figures import AbsencePeriod, AttendanceFigures
+from casework.registers.thresholds import Judgement
+from casework.scope import Actor, ScanActor, works_on
 
 ROLE_WORDS = {
     "scan": "the nightly scan",
@@ -30,77 +60,104 @@ ROLE_WORDS = {
 
 
 @dataclass
-class Action:
-    """Everything the guards need to judge one event, gathered by the service beforehand."""
+class Step:
+    """One event or change in the making: what the guards judge and the handlers write."""
 
-    event: Event
-    spec: EventRules  # the policy's settings for this event
-    roles: frozenset[str]  # the actor's parts in this case: scan, tutor_mentor, head_of_programme
-    data: dict[str, Any] = field(default_factory=dict)  # the event's data, already validated
-    data_errors: dict[str, Any] | None = None  # marshmallow's messages when it was not
-    circumstances_recorded: bool = False
-    occurrence_count: int = 0
-    decision_pending: bool = False
-    attendance_percent: float | None = None  # None: too few sessions to judge
-    below_threshold: bool = False
-    threshold_words: str = "below 90%"
-    plan_breached: bool = False
+    case: Case
+    actor: Actor
+    name: str  # a workflow event or a change
+    note: str
+    given: Any  # the data as the actor sent it
+    today: date  # the as-at date: the scan's day, or today
+    now: datetime
+    roles: frozenset[str] = frozenset()  # the actor's parts in this case
+    judgement: Judgement | None = None  # attendance as at ``today``, where the event needs it
+    figures: AttendanceFigures | None = None  # the figures behind ``judgement``
+    absence_period: AbsencePeriod | None = None
+    flush: bool = True  # False: the caller flushes a whole batch at once (the scan)
+    data: dict[str, Any] = field(default_factory=dict)  # ``given``, loaded and JSON-safe
+    audit: CaseEvent | None = None  # written by the AuditTrail listener
+    letters: list[LetterJob] = field(default_factory=list)
 
     @property
-    def label(self) -> str:
-        return self.spec.label
+    def is_scan(self) -> bool:
+        return isinstance(self.actor, ScanActor)
 
 
 def _joined(words: list[str]) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
 
 
+def refusal(spec: EventRules) -> Forbidden:
+    """Why an actor with no part the policy names for ``spec`` may not fire it."""
+    who = _joined([ROLE_WORDS[r] for r in spec.roles])
+    return Forbidden(f"{spec.label}: only {who} may take this step on this case.")
+
+
 class CaseMachine(StateMachine):
-    """Guards shared by every policy's machine; the subclasses only add states and events."""
+    """What every policy's machine shares; the subclasses only add states and events."""
 
     policy_key: str = ""
+    workflow: WorkflowRules
+    listeners = [AuditTrail]  # noqa: RUF012 (python-statemachine's class-level listeners)
 
-    def check_action(self, action: Action, source: State, target: State) -> None:
-        """Validator of every transition: raises the first reason the event may not happen."""
-        allowed = action.spec.roles
-        if not action.roles & set(allowed):
-            raise Forbidden(
-                f"{action.label}: only {_joined([ROLE_WORDS[r] for r in allowed])} "
-                "may take this step on this case."
-            )
-        if action.data_errors:
-            raise InvalidData("Some details are missing or wrong.", errors=action.data_errors)
-        self._check_occurrence(action)
-        self._check_circumstances(action)
-        self._check_attendance(action)
-        if (
-            action.event is Event.WITHDRAW
-            and source.value == Stage.FINAL_WRITTEN_WARNING
-            and not action.plan_breached
-        ):
+    def spec(self, event: str) -> EventRules:
+        return self.workflow.events[Event(event)]
+
+    # The condition of every transition -------------------------------------------------------
+
+    def actor_may(self, step: Step, event: MachineEvent) -> bool:
+        return bool(step.roles & set(self.spec(event.id).roles))
+
+    # Guards: validators named by the event definitions ----------------------------------------
+
+    def data_valid(self, step: Step, event: MachineEvent) -> None:
+        spec = self.spec(event.id)
+        step.data, errors = load_data(event_schema(spec.event, spec.action_plan), step.given)
+        if not step.is_scan and (problem := note_error(step.note)):
+            errors = {**(errors or {}), **problem}
+        if errors:
+            raise InvalidData("Some details are missing or wrong.", errors=errors)
+
+    def may_open(self, step: Step) -> None:
+        case = step.case
+        query = select(Case.id).where(Case.enrolment_id == case.enrolment.id)
+        if case.id is not None:
+            query = query.where(Case.id != case.id)
+        existing = db.session.scalar(query.where(Case.ended_at.is_(None)))
+        if existing is not None:
+            raise GuardFailed(f"This learner already has an open case (case {existing}).")
+        if case.enrolment.status != EnrolmentStatus.ACTIVE:
+            raise GuardFailed("The enrolment is no longer active.")
+
+    def attendance_below(self, step: Step) -> None:
+        judgement = step.judgement
+        if judgement is None or not judgement.evaluable or judgement.percent is None:
             raise GuardFailed(
-                "Withdrawal after a final written warning needs the action plan to be "
-                "breached: record a progress review with the outcome 'not met' first."
+                "The learner does not have enough marked sessions yet to judge attendance."
+            )
+        if not judgement.below:
+            raise GuardFailed(
+                f"Attendance is {judgement.percent:.1f}%: a concern opens only when it is "
+                f"{judgement.words}."
             )
 
-    @staticmethod
-    def _check_occurrence(action: Action) -> None:
-        need = action.spec.min_occurrence
-        if action.occurrence_count < need:
+    def occurrence_ready(self, step: Step, event: MachineEvent) -> None:
+        spec, case = self.spec(event.id), step.case
+        if case.occurrence_count < spec.min_occurrence:
             raise GuardFailed(
-                f"This step needs occurrence {need} of absence below the threshold; "
-                f"the case has had {action.occurrence_count}."
+                f"This step needs occurrence {spec.min_occurrence} of absence below the "
+                f"threshold; the case has had {case.occurrence_count}."
             )
-        if action.spec.decides_occurrence and not action.decision_pending:
+        if spec.decides_occurrence and case.decision_due_on is None:
             raise GuardFailed(
                 "No new occurrence is waiting for a decision: this step answers a new "
                 "occurrence, and the last one has been decided."
             )
 
-    @staticmethod
-    def _check_circumstances(action: Action) -> None:
-        rule = action.spec.circumstances
-        recorded = action.circumstances_recorded or bool(action.data.get("circumstances"))
+    def circumstances_fit(self, step: Step, event: MachineEvent) -> None:
+        rule = self.spec(event.id).circumstances
+        recorded = bool(step.case.circumstances) or bool(step.data.get("circumstances"))
         if rule == "required" and not recorded:
             raise GuardFailed(
                 "Record the health or personal circumstances that prevent the learner from "
@@ -112,25 +169,121 @@ class CaseMachine(StateMachine):
                 "learner's case follows fitness to study, never a warning."
             )
 
-    @staticmethod
-    def _check_attendance(action: Action) -> None:
-        if action.event is Event.OPEN:
-            if action.attendance_percent is None:
-                raise GuardFailed(
-                    "The learner does not have enough marked sessions yet to judge attendance."
-                )
-            if not action.below_threshold:
-                raise GuardFailed(
-                    f"Attendance is {action.attendance_percent:.1f}%: a concern opens only "
-                    f"when it is {action.threshold_words}."
-                )
-        restored = action.data.get("reason") == "attendance_restored"
-        if action.event is Event.CLOSE and restored and action.below_threshold:
+    def plan_breached(self, step: Step, source: State) -> None:
+        if source.value == Stage.FINAL_WRITTEN_WARNING and not effects.plan_breached(step.case):
             raise GuardFailed(
-                f"Attendance is still {action.threshold_words} "
-                f"({action.attendance_percent:.1f}%): close with the reason "
-                "'no further action' and a note if that is the decision."
+                "Withdrawal after a final written warning needs the action plan to be "
+                "breached: record a progress review with the outcome 'not met' first."
             )
+
+    def attendance_restored(self, step: Step) -> None:
+        judgement = step.judgement
+        if step.data.get("reason") == "attendance_restored" and judgement and judgement.below:
+            raise GuardFailed(
+                f"Attendance is still {judgement.words} ({judgement.percent:.1f}%): close with "
+                "the reason 'no further action' and a note if that is the decision."
+            )
+
+    # Effects: what every transition writes, then each event's own ----------------------------
+
+    def on_transition(self, step: Step, event: MachineEvent, target: State) -> None:
+        case, audit = step.case, step.audit
+        assert audit is not None  # the AuditTrail listener wrote it before the effects
+        if event.id != Event.OPEN:
+            effects.decide_pending(case, audit, step.now)
+        if step.data.get("circumstances"):
+            case.circumstances = step.data["circumstances"]
+        if "action_plan" in step.data:
+            effects.new_plan(case, audit, step.data["action_plan"], step.now)
+        if audit.from_state in (Stage.DISCIPLINARY_PANEL, Stage.FITNESS_TO_STUDY_PANEL):
+            effects.settle_kind(case, DueKind.PANEL, step.now)
+        if target.value in FINAL_STAGES:
+            case.ended_at = step.now
+            effects.settle_all(case, step.now)
+
+    def on_open(self, step: Step) -> None:
+        judgement = step.judgement
+        percent = judgement.percent if judgement else None
+        effects.record_occurrence(step.case, step.today, percent, step.absence_period)
+
+    def on_convene_panel(self, step: Step) -> None:
+        panel = step.data["panel"]
+        effects.add_due(
+            step.case,
+            DueKind.PANEL,
+            f"event:{step.audit.id}",
+            date.fromisoformat(panel["date"]),
+            f"Panel at {panel['time']}, {panel['place']}",
+        )
+
+    def on_withdraw(self, step: Step) -> None:
+        step.case.enrolment.status = EnrolmentStatus.WITHDRAWN
+
+    # Changes ----------------------------------------------------------------------------------
+
+    def change(self, step: Step) -> None:
+        """Make a change that is not a transition: who may, its data, its audit, its effect."""
+        definition = CHANGES[Change(step.name)]
+        self._check_who(definition, step)
+        step.data, errors = load_data(definition.data(), step.given)
+        if not step.is_scan and (problem := note_error(step.note)):
+            errors = {**(errors or {}), **problem}
+        if errors:
+            raise InvalidData("Some details are missing or wrong.", errors=errors)
+        if definition.open_only and not step.case.is_open:
+            raise GuardFailed("The case has ended; it can no longer change.")
+        for listener in self.active_listeners:
+            if isinstance(listener, AuditTrail):
+                listener.record_change(step)
+        getattr(self, f"on_{definition.change.value}")(step)
+        if step.flush:
+            db.session.flush()
+
+    @staticmethod
+    def _check_who(definition: ChangeDefinition, step: Step) -> None:
+        if definition.who is Who.SCAN:
+            if not step.is_scan:
+                raise Forbidden(f"Only {Who.SCAN.value} may {definition.label.lower()}.")
+            return
+        if step.is_scan:
+            raise Forbidden("The scan cannot make this change.")
+        actor, case = step.actor, step.case
+        if definition.who is Who.ANYONE_WHO_SEES:
+            return  # the service only loads cases within the actor's scope
+        works = works_on(actor, case)
+        lead = (
+            isinstance(actor, User)
+            and actor.has_role(Role.SAFEGUARDING_LEAD)
+            and case.safeguarding_flagged_at is not None
+        )
+        if definition.who is Who.WORKERS_OR_LEAD and not (works or lead):
+            raise Forbidden("Only the people working on this case may add notes to it.")
+        if definition.who is Who.WORKERS and not works:
+            raise Forbidden(f"Only {Who.WORKERS.value} may do this.")
+
+    def on_add_note(self, step: Step) -> None:
+        pass  # the audit event is the note
+
+    def on_flag_safeguarding(self, step: Step) -> None:
+        step.case.safeguarding_flagged_at = step.case.safeguarding_flagged_at or step.now
+
+    def on_record_circumstances(self, step: Step) -> None:
+        step.case.circumstances = step.data["circumstances"]
+
+    def on_record_review(self, step: Step) -> None:
+        assert isinstance(step.actor, User)
+        effects.record_review(step.case, step.actor, step.audit, step.data, step.now)
+
+    def on_complete_due_item(self, step: Step) -> None:
+        effects.complete_due_item(step.case, step.data["due_item_id"], step.now)
+
+    def on_record_occurrence(self, step: Step) -> None:
+        effects.record_occurrence(
+            step.case,
+            step.today,
+            step.data.get("attendance_percent"),
+            step.absence_period,
+        )
 
 
 _classes: dict[tuple[str, str], type[CaseMachine]] = {}
@@ -160,11 +313,14 @@ def _build(key: str, workflow: WorkflowRules) -> type[CaseMachine]:
     }
     events: dict[str, Any] = {}
     for event, source, target in transitions:
-        lst = states[source.value].to(states[target.value], validators="check_action")
+        lst = states[source.value].to(
+            states[target.value], cond="actor_may", validators=list(EVENTS[event].guards)
+        )
         events[event.value] = events[event.value] | lst if event.value in events else lst
     attrs: dict[str, Any] = dict(states)
     for name, lst in events.items():
         attrs[name] = MachineEvent(lst, id=name, name=workflow.events[Event(name)].label)
     attrs["policy_key"] = key
+    attrs["workflow"] = workflow
     class_name = "CaseMachine_" + "".join(c if c.isalnum() else "_" for c in key)
     return StateMachineMetaclass(class_name, (CaseMachine,), attrs)  # type: ignore[return-value]

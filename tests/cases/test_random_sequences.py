@@ -24,12 +24,12 @@ from hypothesis import strategies as st
 from sqlalchemy import JSON, bindparam, func, select, text, true
 from werkzeug.security import generate_password_hash
 
-from casework.cases.audit import verify_chains
-from casework.cases.schemas import Change
-from casework.cases.service import act, occurrence_by_scan
+from casework.cases.service import act
 from casework.errors import CaseError
 from casework.extensions import db
+from casework.machines.audit import verify_chains
 from casework.machines.case import machine_class
+from casework.machines.events import Change
 from casework.machines.workflow import Event, Stage
 from casework.models import (
     ActionPlan,
@@ -41,8 +41,7 @@ from casework.models import (
     Occurrence,
     PlanReview,
 )
-from casework.registers.figures import AbsencePeriod
-from casework.registers.thresholds import Judgement
+from casework.scope import SCAN
 from tests.case_fixtures import PANEL, PLAN, TERM_START
 from tests.factories import Factory
 from tests.machines.test_transition_table import (
@@ -58,7 +57,7 @@ from tests.machines.test_transition_table import (
 ACTORS = ("head", "mentor", "other_mentor", "admin", "safeguarding", "outsider_head", "scan")
 # Steps: every workflow event, every change (record_occurrence too: only the scan may, through
 # its own function), the scan finding a new occurrence, and the learner attending or not.
-CHANGES = sorted(Change.ALL)
+CHANGES = sorted(c.value for c in Change)
 STEPS = (*(e.value for e in Event), *CHANGES, "scan_occurrence", "attend", "absent")
 UNKNOWN = "teleport"  # no such event or change
 
@@ -178,7 +177,7 @@ class Example:
         return self.day
 
     def actor(self, who: str):
-        return None if who == "scan" else getattr(self.t, who)
+        return SCAN if who == "scan" else getattr(self.t, who)
 
 
 def step_data(policy: str, name: str, kind: str, case: Case, pick: int) -> dict:
@@ -188,7 +187,7 @@ def step_data(policy: str, name: str, kind: str, case: Case, pick: int) -> dict:
         return ["not", "a", "dict"]
     if name == UNKNOWN:
         return {}
-    if name in Change.ALL:
+    if name in CHANGES:
         valid = {
             Change.RECORD_CIRCUMSTANCES: {"circumstances": CIRCUMSTANCES},
             Change.RECORD_REVIEW: {
@@ -267,13 +266,19 @@ def scan_finds_occurrence(learner: Example, case: Case) -> bool:
     last_mark = db.session.scalar(
         select(Mark.id).where(Mark.enrolment_id == case.enrolment_id).order_by(Mark.id.desc())
     )
-    occurrence_by_scan(
-        case,
-        Judgement(True, True, False, 80.0, "below 90%"),
-        AbsencePeriod(1, last_mark, datetime.combine(learner.day, datetime.min.time())),
-        learner.day,
+    started = datetime.combine(learner.day, datetime.min.time())
+    act(
+        actor=SCAN,
+        event=Change.RECORD_OCCURRENCE,
+        case_id=case.id,
+        note=f"A new absence period began on {started:%d %B %Y}.",
+        data={
+            "attendance_percent": 80.0,
+            "absence_started_at": started.isoformat(),
+            "first_mark_id": last_mark,
+        },
+        today=learner.day,
     )
-    db.session.commit()
     return True
 
 
@@ -353,7 +358,7 @@ def run_step(learner: Example, case: Case, step: tuple) -> Case:
     assert case.version > before["version"]
     assert result.event.seq == case.event_count and result.event.name == name
     assert case.state in _STATES[policy]
-    if name in Change.ALL:
+    if name in CHANGES:
         assert case.state == before["state"]
     else:
         assert case.state == expected_target(policy, Stage(before["state"]), Event(name)), step

@@ -8,10 +8,10 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import select
 
-from casework.cases.audit import verify_chains
 from casework.cases.scan import run_scan
 from casework.errors import Forbidden, GuardFailed, NotAllowed
 from casework.extensions import db
+from casework.machines.audit import verify_chains
 from casework.models import (
     Case,
     ContactKind,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Response, jsonify, request, url_for
+from flask import Response, current_app, jsonify, request, url_for
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
@@ -15,13 +15,14 @@ from casework.api import api_blueprint
 from casework.api.auth import caller
 from casework.api.idempotency import HEADER_DOC, idempotent
 from casework.api.pagination import PAGINATION, SelectPage
-from casework.api.problems import problem
+from casework.api.problems import API_PREFIX, problem
 from casework.cases.queries import CaseDetailSchema, case_detail
 from casework.cases.service import ActionResult, act, stage_name
 from casework.extensions import db
 from casework.fields import record_id
+from casework.machines.events import CHANGES, EVENTS, ActionPlanSchema, Change
 from casework.machines.workflow import Event, Stage
-from casework.models import Case, Enrolment, Letter
+from casework.models import Case, Enrolment, Letter, LetterJob
 
 blp = api_blueprint("cases", "Attendance cases: read them, open them, act on them.")
 
@@ -71,6 +72,9 @@ class NewCaseSchema(Schema):
 
 
 class FireEventSchema(Schema):
+    """What the endpoint loads; the OpenAPI document shows one schema per event instead
+    (``document_events``), and the case machine loads ``data`` with the event's own schema."""
+
     event = fields.String(
         required=True,
         validate=validate.Length(min=1, max=40),
@@ -80,6 +84,50 @@ class FireEventSchema(Schema):
     data = fields.Dict(
         keys=fields.String(), load_default=dict, metadata={"description": "The event's data."}
     )
+
+
+_PLAN_DOC = (
+    "Required where the provider's policy asks for an action plan with this step (the steps "
+    "that set targets, support and review dates); refused where it does not."
+)
+
+
+def _body_schema(name: str, data: type[Schema], with_plan: bool) -> type[Schema]:
+    title = "".join(part.title() for part in name.split("_"))
+    extra = {}
+    if with_plan:
+        extra["action_plan"] = fields.Nested(ActionPlanSchema, metadata={"description": _PLAN_DOC})
+    attrs: dict[str, Any] = {
+        "event": fields.String(required=True, validate=validate.OneOf([name])),
+        "note": fields.String(required=True, metadata={"description": "Why (staff words)."}),
+        "data": fields.Nested(type(f"{title}Data", (data,), extra), load_default=dict),
+    }
+    return type(f"{title}Body", (Schema,), attrs)
+
+
+def document_events(spec: Any) -> None:
+    """Describe ``POST /cases/{id}/events`` as one body schema per event and change, selected
+    by ``event``, so a caller sees exactly what each step's ``data`` holds."""
+    bodies = {
+        event.value: _body_schema(event.value, d.data, event not in (Event.OPEN, Event.CLOSE))
+        for event, d in EVENTS.items()
+        if event is not Event.OPEN  # opened by POST /cases
+    }
+    bodies |= {
+        change.value: _body_schema(change.value, d.data, False) for change, d in CHANGES.items()
+    }
+    del bodies[Change.RECORD_OCCURRENCE.value]  # the scan's own
+    refs = {}
+    for name, schema in bodies.items():
+        component = schema.__name__.removesuffix("Schema")
+        spec.components.schema(component, schema=schema)
+        refs[name] = f"#/components/schemas/{component}"
+    path = f"{API_PREFIX}/cases/{{case_id}}/events"
+    body = spec._paths[path]["post"]["requestBody"]["content"]["application/json"]
+    body["schema"] = {
+        "oneOf": [{"$ref": ref} for ref in refs.values()],
+        "discriminator": {"propertyName": "event", "mapping": refs},
+    }
 
 
 class ProducedLetterSchema(Schema):
@@ -150,6 +198,21 @@ def _result(result: ActionResult) -> dict[str, Any]:
     }
 
 
+def render_after_commit(jobs: list[LetterJob]) -> None:
+    """A staff action's letters are rendered straight after its commit. A failure stays on the
+    job (and the case) for the next run; it never undoes or hides the committed action."""
+    if not jobs or not current_app.config.get("RENDER_LETTERS_ON_ACTION", True):
+        return
+    from casework.documents.jobs import render_jobs  # WeasyPrint loads only when letters render
+
+    job_ids = [job.id for job in jobs]
+    try:
+        render_jobs(job_ids)
+    except Exception:  # e.g. the database went away mid-render: the jobs stay pending
+        db.session.rollback()
+        current_app.logger.exception("rendering letters %s failed; they stay pending", job_ids)
+
+
 def _etag(version: int) -> str:
     return f'"{version}"'
 
@@ -172,6 +235,7 @@ class Cases(MethodView):
         result = act(
             actor=caller(), event=Event.OPEN, note=body["note"], enrolment_id=body["enrolment_id"]
         )
+        render_after_commit(result.letters)
         headers = {
             "Location": url_for("cases.CaseById", case_id=result.case.id),
             "ETag": _etag(result.case.version),
@@ -225,4 +289,5 @@ class CaseEvents(MethodView):
             case_id=case_id,
             expected_version=version,
         )
+        render_after_commit(result.letters)
         return _result(result), 200, {"ETag": _etag(result.case.version)}

@@ -8,13 +8,19 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from statemachine import State
 
 from casework.extensions import db
+from casework.machines.workflow import Stage
 from casework.models import Case, CaseEvent, User
 from casework.models.types import utcnow
+from casework.scope import Actor
+
+if TYPE_CHECKING:
+    from casework.machines.case import Step
 
 
 def canonical(fields: dict[str, Any]) -> bytes:
@@ -52,15 +58,15 @@ def event_hash(
     return hashlib.sha256(canonical(content)).hexdigest()
 
 
-def actor_label(actor: User | None) -> str:
-    return "scan" if actor is None else f"{actor.name} <{actor.email}>"
+def actor_label(actor: Actor) -> str:
+    return f"{actor.name} <{actor.email}>" if isinstance(actor, User) else "scan"
 
 
 def append_event(
     case: Case,
     name: str,
     *,
-    actor: User | None,
+    actor: Actor,
     from_state: str | None,
     to_state: str | None,
     note: str = "",
@@ -78,7 +84,7 @@ def append_event(
         name=name,
         from_state=from_state,
         to_state=to_state,
-        actor_id=actor.id if actor else None,
+        actor_id=actor.id if isinstance(actor, User) else None,
         actor_label=actor_label(actor),
         occurred_at=occurred_at,
         note=note,
@@ -93,6 +99,41 @@ def append_event(
     if flush:
         db.session.flush()
     return event
+
+
+class AuditTrail:
+    """The class-level listener of every case machine: one chained audit event for each
+    transition and each change, written before the effects so they can refer to it."""
+
+    def before_transition(self, step: Step, source: State, target: State, event: Any) -> None:
+        case = step.case
+        if case.id is None:  # a case being opened: its row first, the chain hashes its id
+            db.session.add(case)
+            db.session.flush()
+        step.audit = append_event(
+            case,
+            str(event.id),
+            actor=step.actor,
+            from_state=None if source.value == Stage.NEW else source.value,
+            to_state=target.value,
+            note=step.note,
+            data=step.data,
+            at=step.now,
+            flush=step.flush,
+        )
+
+    def record_change(self, step: Step) -> None:
+        step.audit = append_event(
+            step.case,
+            step.name,
+            actor=step.actor,
+            from_state=step.case.state,
+            to_state=step.case.state,
+            note=step.note,
+            data=step.data,
+            at=step.now,
+            flush=step.flush,
+        )
 
 
 @dataclass(frozen=True)
