@@ -39,10 +39,10 @@ from sqlalchemy import DateTime, func, insert, select, text
 
 from casework import create_app
 from casework.cases import scan as scan_module
-from casework.machines.audit import verify_chains
 from casework.cases.scan import ScanReport, run_scan
 from casework.database import reset_database
 from casework.extensions import db
+from casework.machines.audit import verify_chains
 from casework.models import (
     CodeSet,
     DeliveryMode,

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-def templates_dir() -> Path:
-    # Installed wheels carry templates inside the package; a source checkout keeps them at the top.
-    shipped = PACKAGE_DIR / "templates"
-    return shipped if shipped.is_dir() else PACKAGE_DIR.parent / "templates"
+from casework.paths import PACKAGE_DIR, templates_dir
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

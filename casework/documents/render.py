@@ -9,8 +9,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from casework import templates_dir
 from casework.documents.pdf import AssetOnlyFetcher, html_to_pdf, pdf_timestamp
+from casework.paths import templates_dir
 
 LAYOUT = "letters/layout.html"
 

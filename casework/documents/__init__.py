@@ -1,0 +1,1 @@
+"""Letters: rendering a letter job's snapshot to a stored PDF."""
