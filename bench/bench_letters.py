@@ -46,11 +46,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import benchkit
 from benchkit import RESULTS_DIR, PhaseClock, code_version, profiled, record, say, stopwatch
 
 POSTGRESQL_ENV = "CASEWORK_BENCH_LETTERS_POSTGRESQL_URL"
 DEFAULT_POSTGRESQL_URL = "postgresql://postgres@127.0.0.1:5432/casework_bench_letters"
-PROTECTED_DATABASES = frozenset({"test", "casework_ci"})  # the test suite's and CI's
 
 POLICY_KEY = "003-green-labyrinth"  # concern notices to the learner and parent; warnings
 TERM_START = datetime(2026, 9, 7, 9, 0)  # a Monday; one session a weekday from here
@@ -982,25 +982,8 @@ def database_url(args: argparse.Namespace, workdir: Path) -> str:
     if args.database == "sqlite":
         return f"sqlite:///{workdir / 'bench.sqlite'}"
     url = args.postgresql_url or os.environ.get(POSTGRESQL_ENV) or DEFAULT_POSTGRESQL_URL
-    ensure_postgresql_database(url)
+    benchkit.ensure_postgresql_database(url)
     return url
-
-
-def ensure_postgresql_database(url: str) -> None:
-    """Refuses the test suite's and CI's databases; creates the database if it is missing."""
-    import psycopg
-    from psycopg import sql
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    name = parsed.database or ""
-    if name in PROTECTED_DATABASES or not name:
-        raise SystemExit(f"refusing to wipe the database {name!r}: give one of its own")
-    admin = parsed.set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if found is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

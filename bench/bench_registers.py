@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import benchkit
 from benchkit import PhaseClock, code_version, profiled, record, say, stopwatch
 from sqlalchemy import DateTime, func, insert, select, text
 
@@ -65,7 +66,7 @@ from casework.registers.figures import attendance_figures
 from casework.registers.importing import COLUMNS, MARK_COLUMNS, import_register
 
 POSTGRESQL_ENV = "CASEWORK_BENCH_POSTGRESQL_URL"
-DEFAULT_POSTGRESQL_URL = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_POSTGRESQL_URL = "postgresql://postgres@127.0.0.1:5432/casework_bench_registers"
 LOCAL_ZONE = ZoneInfo("Europe/London")
 
 # Further-education code set (P, L, A, U, N, X, E) under these three policies.
@@ -643,7 +644,9 @@ def scan_step(dialect: str, as_at: date, profile: bool) -> dict[str, Any]:
 def database_url(args: argparse.Namespace, workdir: Path) -> str:
     if args.database == "sqlite":
         return f"sqlite:///{workdir / 'bench.sqlite'}"
-    return args.postgresql_url or os.environ.get(POSTGRESQL_ENV) or DEFAULT_POSTGRESQL_URL
+    url = args.postgresql_url or os.environ.get(POSTGRESQL_ENV) or DEFAULT_POSTGRESQL_URL
+    benchkit.ensure_postgresql_database(url)
+    return url
 
 
 def server_version(dialect: str) -> str:

@@ -124,3 +124,23 @@ def record(results: dict[str, Any], name: str, *, save: bool, **fields: Any) -> 
         RESULTS_DIR.mkdir(exist_ok=True)
         with (RESULTS_DIR / f"{name}.jsonl").open("a") as out:
             out.write(json.dumps(results) + "\n")
+
+
+PROTECTED_DATABASES = frozenset({"test", "casework_ci"})  # the test suite's and CI's
+
+
+def ensure_postgresql_database(url: str) -> None:
+    """Refuses the test suite's and CI's databases; creates the database if it is missing."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    name = parsed.database or ""
+    if name in PROTECTED_DATABASES or not name:
+        raise SystemExit(f"refusing to wipe the database {name!r}: give one of its own")
+    admin = parsed.set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if found is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
