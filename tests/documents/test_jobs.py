@@ -13,8 +13,10 @@ from sqlalchemy import func, select
 
 from casework.cases.queries import case_detail
 from casework.cases.scan import run_scan
+from casework.cases.service import act
 from casework.documents import jobs
 from casework.documents.pdf import ASSETS, AssetOnlyFetcher
+from casework.documents.render import preview_pdf
 from casework.extensions import db
 from casework.models import Case, ContactKind, Letter, LetterJob, LetterStatus
 from tests.cases.conftest import PLAN, fire
@@ -110,7 +112,7 @@ def test_hostile_text_is_printed_as_text_and_nothing_is_fetched(case_003, hostil
     db.session.commit()
     result = fire(t.mentor, case, "give_verbal_warning", today=day, action_plan=PLAN)
     for job in result.letters:
-        data = jobs.letter_data(job)
+        data = jobs.letter_data(job.snapshot, job.id)
         fetcher = AssetOnlyFetcher()
         pdf = jobs.letter_pdf(data, fetcher=fetcher)
         text = text_of(pdf)
@@ -122,6 +124,8 @@ def test_hostile_text_is_printed_as_text_and_nothing_is_fetched(case_003, hostil
 
 
 def test_preview_renders_without_issuing(case_003):
+    """What casework.cases.service.preview will do: run the event in a savepoint, take its jobs'
+    snapshots, roll back, and render each snapshot as a preview."""
     t, case, day = case_003
     db.session.refresh(case)
     before = (
@@ -129,7 +133,8 @@ def test_preview_renders_without_issuing(case_003):
         case.state,
         db.session.scalar(select(func.count()).select_from(LetterJob)),
     )
-    pages = jobs.preview(
+    savepoint = db.session.begin_nested()
+    result = act(
         actor=t.head,
         case_id=case.id,
         event="give_verbal_warning",
@@ -137,9 +142,16 @@ def test_preview_renders_without_issuing(case_003):
         data={"action_plan": PLAN},
         expected_version=case.version,
         today=day,
+        commit=False,
     )
-    assert sorted(template for template, _name, _pdf in pages) == ["verbal_warning"] * 2
-    assert all("Preview, not sent" in text_of(pdf) for _t, _n, pdf in pages)
+    snapshots = [job.snapshot for job in result.letters]
+    savepoint.rollback()
+    pages = [preview_pdf(snapshot) for snapshot in snapshots]
+    assert [s["template"] for s in snapshots] == ["verbal_warning"] * 2
+    for pdf in pages:
+        text = text_of(pdf)
+        assert "Preview, not sent: Confirmation of a verbal warning" in text
+        assert "Reference PREVIEW" in text
     db.session.expire_all()
     case = db.session.get(Case, case.id)
     after = (
