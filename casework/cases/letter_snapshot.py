@@ -148,7 +148,7 @@ def reply_contact(case: Case, rules: PolicyRules) -> dict[str, str | None]:
             ProgrammeStaff.role == ProgrammeRole.HEAD,
             User.active.is_(True),
         )
-        .order_by(ProgrammeStaff.id)
+        .order_by(User.id)
     ).first()
     if head is not None:
         return _person(head, "head of programme")

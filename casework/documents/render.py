@@ -71,9 +71,11 @@ def letter_data(snapshot: dict[str, Any] | None, job_id: int | None) -> dict[str
             "written now without guessing."
         )
     if not (snapshot.get("contact") or {}).get("name"):
+        # The snapshot is the event's: a contact named later cannot be added to this letter.
         raise LetterRefused(
-            "This letter names no one to reply to: give the learner a tutor or mentor, the "
-            "programme a head of programme, or the policy an attendance contact, then retry."
+            "This letter names no one to reply to, so it was not sent: when its step was taken "
+            "the learner had no tutor or mentor, the programme no head of programme and the "
+            "policy no attendance contact. Set one up so that the case's next letters name them."
         )
     reference = PREVIEW if job_id is None else f"{snapshot['case_ref']}-{job_id:06d}"
     return {**snapshot, "reference": reference}

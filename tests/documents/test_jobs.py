@@ -23,25 +23,6 @@ from tests.cases.conftest import PLAN, fire
 from tests.documents.test_letters import text_of
 
 
-@pytest.fixture
-def rendering(app):
-    app.config["RENDER_LETTERS_ON_ACTION"] = True
-    yield
-    app.config["RENDER_LETTERS_ON_ACTION"] = False
-
-
-@pytest.fixture
-def case_003(team, make, clock):
-    t = team("003-green-labyrinth")
-    enrolment = t.learner(born=date(2010, 5, 1))
-    make.contact(enrolment.learner, ContactKind.PARENT_CARER, name="Pat Parent")
-    day = t.mark(enrolment, "PPPPPPPPUU")
-    clock(day)
-    run_scan(day)
-    case = db.session.scalars(select(Case).where(Case.enrolment_id == enrolment.id)).one()
-    return t, case, day
-
-
 def letters() -> list[Letter]:
     return db.session.scalars(select(Letter).order_by(Letter.id)).all()
 
