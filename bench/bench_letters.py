@@ -706,10 +706,9 @@ def bench(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]:
     from casework.database import reset_database
     from casework.documents import jobs as jobs_module
     from casework.documents import render as render_module
-    from casework.documents.data import letter_data
     from casework.documents.jobs import pending_jobs, render_jobs
     from casework.documents.pdf import BASE_URL
-    from casework.documents.render import letter_html, letter_pdf
+    from casework.documents.render import letter_data, letter_html, letter_pdf
     from casework.extensions import db
     from casework.models import LetterJob
 
@@ -739,7 +738,8 @@ def bench(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]:
 
         say("letter data and HTML for every job (outside the timings)")
         started = time.perf_counter()
-        letters = [letter_data(db.session.get(LetterJob, job_id)) for job_id in job_ids]
+        rows = [db.session.get(LetterJob, job_id) for job_id in job_ids]
+        letters = [letter_data(job.snapshot, job.id) for job in rows]
         data_seconds = time.perf_counter() - started
         htmls = [letter_html(data) for data in letters]
         html_seconds = time.perf_counter() - started - data_seconds

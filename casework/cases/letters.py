@@ -1,10 +1,12 @@
-"""Which letters an event calls for, and to whom: recorded as jobs for the correspondence
-module to render after the event's transaction commits."""
+"""Which letters an event calls for, and to whom: recorded as jobs, each with the snapshot of
+what it will say, for the correspondence module to render after the event's transaction
+commits."""
 
 from __future__ import annotations
 
 from datetime import date
 
+from casework.cases.letter_snapshot import event_view, letter_snapshot
 from casework.extensions import db
 from casework.models import Case, CaseEvent, Contact, ContactKind, Learner, LetterJob
 from casework.policies.rules import EventRules, rules_of
@@ -17,8 +19,14 @@ def channel_for(person: Learner | Contact) -> str:
     return "email" if (person.email or "").strip() else "none"
 
 
-def recipients(case: Case, kinds: list[str], today: date) -> list[tuple[str, str, int | None]]:
-    """(recipient kind, key, contact id) for each person a letter goes to, without repeats."""
+def recipients(
+    case: Case, kinds: list[str], today: date, *, unexplained_absence: bool
+) -> list[tuple[str, str, int | None]]:
+    """(recipient kind, key, contact id) for each person a letter goes to, without repeats.
+
+    ``parent_carer_extended`` reaches parents and carers past ``parent_carer_under_age`` (up to
+    ``parent_carer_extended_under_age``) only where the letter's figures show unexplained
+    absence (003 section 4.3)."""
     enrolment = case.enrolment
     learner = enrolment.learner
     contacts_rules = rules_of(case.policy).contacts
@@ -35,7 +43,7 @@ def recipients(case: Case, kinds: list[str], today: date) -> list[tuple[str, str
             out.setdefault("learner", ("learner", "", None))
         elif kind in ("parent_carer", "parent_carer_extended"):
             limit = contacts_rules.parent_carer_under_age
-            if kind == "parent_carer_extended":
+            if kind == "parent_carer_extended" and unexplained_absence:
                 limit = contacts_rules.parent_carer_extended_under_age or limit
             if age < limit:
                 contacts_of(ContactKind.PARENT_CARER, "parent_carer")
@@ -53,9 +61,18 @@ def recipients(case: Case, kinds: list[str], today: date) -> list[tuple[str, str
 def record_letter_jobs(
     case: Case, event: CaseEvent, spec: EventRules, today: date
 ) -> list[LetterJob]:
+    """A job per letter and recipient, each with its snapshot as at ``today`` (the action's
+    as-at date); called after the event's effects are written, in the same transaction."""
+    if not spec.letters:
+        return []
+    # Nothing read here depends on rows still pending, and a flush per case would undo the bulk
+    # scan's single INSERT.
+    with db.session.no_autoflush:
+        view = event_view(case, event, today)
     jobs = []
     for letter in spec.letters:
-        for kind, key, contact_id in recipients(case, list(letter.to), today):
+        to = recipients(case, list(letter.to), today, unexplained_absence=view.unexplained > 0)
+        for kind, key, contact_id in to:
             person = (
                 case.enrolment.learner
                 if contact_id is None
@@ -69,6 +86,7 @@ def record_letter_jobs(
                 recipient_key=key,
                 contact_id=contact_id,
                 channel=channel_for(person),
+                snapshot=letter_snapshot(view, case, letter.template, person, kind),
             )
             db.session.add(job)
             jobs.append(job)

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import date
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from weasyprint.urls import FatalURLFetchingError
 
-from casework.documents.data import letter_data
-from casework.documents.render import letter_pdf, template_version
+from casework.documents.render import LetterRefused, letter_data, letter_pdf, template_version
 from casework.extensions import db
-from casework.models import Letter, LetterJob, LetterStatus, User
+from casework.models import Letter, LetterJob, LetterStatus
 from casework.models.types import utcnow
 
 MAX_ERROR = 2000
@@ -39,13 +36,13 @@ def render_job(job_id: int) -> Letter | None:
     try:
         # Read-only until the PDF exists: nothing is flushed, so on SQLite no worker holds the
         # write lock through a render and parallel workers really run side by side.
-        with db.session.no_autoflush:
-            data = letter_data(job)
+        data = letter_data(job.snapshot, job.id)
         pdf = letter_pdf(data)
     except (Exception, FatalURLFetchingError) as exc:  # the job records why, the case shows it
         job.attempts += 1
         job.status = LetterStatus.FAILED
-        job.last_error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+        reason = str(exc) if isinstance(exc, LetterRefused) else f"{type(exc).__name__}: {exc}"
+        job.last_error = reason[:MAX_ERROR]
         db.session.commit()
         return None
     letter = Letter(
@@ -111,43 +108,3 @@ def _existing(job: LetterJob, version: str) -> Letter | None:
 def _mark_rendered(job: LetterJob) -> None:
     job.status = LetterStatus.RENDERED
     job.last_error = None
-
-
-def preview(
-    *,
-    actor: User,
-    case_id: int,
-    event: str,
-    note: str,
-    data: dict[str, Any],
-    expected_version: int,
-    today: date | None = None,
-) -> list[tuple[str, str, bytes]]:
-    """The letters ``event`` would send, rendered but not issued: (template, recipient, PDF).
-
-    The event runs through the case service exactly as it would for real (so a refusal is the
-    same refusal), then everything is rolled back. Discards the session's pending changes.
-    """
-    from casework.cases.service import act
-
-    db.session.rollback()
-    try:
-        result = act(
-            actor=actor,
-            event=event,
-            case_id=case_id,
-            note=note,
-            data=data,
-            expected_version=expected_version,
-            today=today,
-            commit=False,
-        )
-        out = []
-        for job in result.letters:
-            letter = letter_data(job)
-            letter["reference"] = "PREVIEW"
-            letter["title"] = f"Preview, not sent: {letter['title']}"
-            out.append((job.template, letter["recipient"]["name"], letter_pdf(letter)))
-        return out
-    finally:
-        db.session.rollback()

@@ -9,8 +9,10 @@ from typing import Any
 
 import pypdfium2
 
-from casework.documents.data import SUPPORT_LETTERS, TITLES, LetterSchema
+from casework.documents.letter_schema import LetterSchema
 from casework.documents.render import letter_pdf
+from casework.documents.titles import SUPPORT_LETTERS, TITLES, title_of
+from casework.machines.workflow import Event
 
 DAY = date(2026, 11, 20)
 PLAN = {
@@ -30,7 +32,7 @@ def _base(template: str, supportive: bool, provider: str) -> dict[str, Any]:
     supportive = supportive or template in SUPPORT_LETTERS
     return {
         "template": template,
-        "title": TITLES[template][supportive],
+        "title": title_of(template, supportive, below_threshold=False),
         "reference": f"SAMPLE-{list(TITLES).index(template) + 1:02d}",
         "date": DAY,
         "supportive": supportive,
@@ -58,10 +60,12 @@ def _base(template: str, supportive: bool, provider: str) -> dict[str, Any]:
             "attended": 44,
             "sessions_missed": 8,
             "unauthorised": 6,
+            "unexplained": 6,
             "threshold": "below 90%",
             "below_threshold": True,
             "target_percent": 100,
         },
+        "steps": [event.value for event in Event],  # every step: the sample names them all
         "what_happened": template.replace("_", " "),
         "stage": "",
         "note": "Discussed with Jordan and their parent.",
@@ -76,15 +80,25 @@ def _base(template: str, supportive: bool, provider: str) -> dict[str, Any]:
         "appeal_by": date(2026, 12, 4) if template == "withdrawal" else None,
         "sender_name": "Hana Okafor",
         "sender_role": "Head of Programme",
-        "contact_name": "Mo Reid",
-        "contact_email": "mo.reid@example.org",
+        "contact": {
+            "name": "Mo Reid",
+            "role": "tutor and mentor",
+            "email": "mo.reid@example.org",
+            "phone": None,
+        },
     }
 
 
 def _closing(data: dict[str, Any]) -> dict[str, Any]:
     """A case is closed with thanks once attendance is back on track: the sample shows that."""
     back_on_track = {"attendance_percent": 92.3, "attended": 48, "sessions_missed": 4}
-    figures = {**data["figures"], **back_on_track, "unauthorised": 2, "below_threshold": False}
+    figures = {
+        **data["figures"],
+        **back_on_track,
+        "unauthorised": 2,
+        "unexplained": 2,
+        "below_threshold": False,
+    }
     return {**data, "figures": figures}
 
 

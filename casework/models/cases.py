@@ -237,6 +237,10 @@ class LetterJob(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Everything the letter says, as the event saw it (casework.cases.letter_snapshot): rendering
+    # reads only this, so a letter rendered later or for a backdated scan says the same. Null
+    # only on jobs recorded before 0007.
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     event: Mapped[CaseEvent] = relationship()
 

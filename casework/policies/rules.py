@@ -122,6 +122,9 @@ class LetterheadRules:
     phone: str | None
     email: str | None
     website: str | None
+    contact_name: str | None  # the attendance contact, when no person is linked
+    contact_email: str | None
+    contact_phone: str | None
 
     @property
     def supportive(self) -> bool:

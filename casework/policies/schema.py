@@ -186,6 +186,17 @@ class LettersSchema(_Strict):
     phone = fields.String(load_default=None)
     email = fields.String(load_default=None)
     website = fields.String(load_default=None)
+    # Who a letter names to reply to when the learner has no tutor or mentor and the programme
+    # no head: the provider's attendance contact (a name, and an email or a phone number).
+    contact_name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    contact_email = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    contact_phone = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+
+    @validates_schema
+    def _reachable(self, data, **_kwargs):
+        reachable = data.get("contact_email") or data.get("contact_phone")
+        if data.get("contact_name") and not reachable:
+            raise ValidationError("Give the attendance contact an email or a phone number.")
 
 
 class PolicySchema(_Strict):

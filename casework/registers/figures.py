@@ -219,3 +219,14 @@ def _absence_periods(
         ).where(ranked.c.position == 1)
         for eid, sessions, mark_id, started_at in db.session.execute(first):
             yield eid, AbsencePeriod(sessions, mark_id, started_at)
+
+
+def unexplained_absences(enrolment_id: int, as_at: date, *, since: date | None = None) -> int:
+    """Absences in the window with no accepted explanation: unauthorised, or authorised with no
+    reason recorded (003 section 4.3's "unexplained absence")."""
+    marks = counted_marks(as_at, since, [enrolment_id]).subquery("m")
+    unexplained = or_(
+        marks.c.category == C.UNAUTHORISED.value,
+        and_(marks.c.category == C.AUTHORISED.value, marks.c.reason.is_(None)),
+    )
+    return db.session.scalar(select(func.count()).select_from(marks).where(unexplained))

@@ -6,7 +6,9 @@ each kind. Cases are opened by the nightly scan and moved on through act(), neve
 
 The rules, from DOMAIN.md "Correspondence" and the policy files: the learner where the file names
 them; parents and carers ("parent_carer") for learners under 18 on the letter's day; 003's
-disciplinary letters ("parent_carer_extended") up to the 25th birthday (003 section 4.3); the
+letters ("parent_carer_extended") up to the 25th birthday where the letter's figures show
+unexplained absence (003 section 4.3; the routes' registers always do, and the last test here
+covers explained absence); never an employer in 003 (5.2 option B(b)); the
 employer only for apprentices and only where the file's ``employer_letters`` says so; the main
 school only for dual-registered learners and only where ``main_school_letters`` says so; and only
 contacts who receive letters, one letter each.
@@ -22,9 +24,18 @@ from itertools import product
 import pytest
 from sqlalchemy import select
 
+from casework.cases.service import act
 from casework.extensions import db
-from casework.models import CaseEvent, Contact, ContactKind, LetterJob
-from tests.cases.conftest import POLICY_DOCS, ROUTES, follow, leg_day
+from casework.models import (
+    AbsenceReason,
+    CaseEvent,
+    Contact,
+    ContactKind,
+    LetterJob,
+    Mark,
+    MarkCategory,
+)
+from tests.cases.conftest import PLAN, POLICY_DOCS, ROUTES, fire, follow, leg_day
 from tests.machines.test_transition_table import _fast_passwords  # noqa: F401 (autouse)
 
 # The recipient words of the policy files that reach a parent or carer, by the learner's age on
@@ -161,6 +172,13 @@ def test_each_letter_goes_to_exactly_whom_the_policy_names(team, make, clock, po
 
     cases = follow(t, clock, cohorts)
 
+    kinds = {
+        kind for case in cases.values() for c in case for _e, _t, kind, _n in recorded_letters(c.id)
+    }
+    # Partners are written to exactly where the file says: main schools in 002 and 004,
+    # employers in 000 and 001, never an employer in 003.
+    assert ("main_school" in kinds) == policy["contacts"]["main_school_letters"]
+    assert ("employer" in kinds) == policy["contacts"]["employer_letters"]
     wrong = {}  # (route, profile) -> the letters missing and those sent but not called for
     for route, profile in product(routes, PROFILES):
         case = cases[route][PROFILES.index(profile)]
@@ -170,3 +188,35 @@ def test_each_letter_goes_to_exactly_whom_the_policy_names(team, make, clock, po
         if got != want:
             wrong[route, profile] = {"missing": want - got, "extra": got - want}
     assert wrong == {}
+
+
+# 003 section 4.3: from 18 to 24, parents and carers hear of the disciplinary process only where
+# there is unexplained absence. The registers behind each case (8 of 10 attended, 80%): two
+# unauthorised absences, two authorised ones with no reason recorded (still unexplained), or two
+# authorised for illness (explained).
+ABSENCES = {"unauthorised": "UU", "no reason": "AA", "illness": "AA"}
+
+
+@pytest.mark.parametrize("absences", sorted(ABSENCES))
+@pytest.mark.parametrize("age", [17, 18, 24, 25])
+def test_003_parents_of_adults_hear_only_of_unexplained_absence(team, make, clock, age, absences):
+    t = team("003-green-labyrinth")
+    enrolment = t.learner(is_apprentice=True)
+    for kind, name in CONTACTS:
+        make.contact(enrolment.learner, kind, name=name)
+    day = t.mark(enrolment, "PPPPPPPP" + ABSENCES[absences])
+    enrolment.learner.date_of_birth = day.replace(year=day.year - age)  # that very day
+    if absences == "illness":
+        for mark in db.session.scalars(select(Mark).where(Mark.enrolment_id == enrolment.id)):
+            if mark.code.category == MarkCategory.AUTHORISED:
+                mark.absence_reason = AbsenceReason.ILLNESS
+    db.session.commit()
+    clock(day)
+    opened = act(actor=t.mentor, event="open", enrolment_id=enrolment.id, note="Seen it", today=day)
+    fire(t.mentor, opened.case, "give_verbal_warning", today=day, action_plan=PLAN)
+
+    parents = age < 18 or (age < 25 and absences != "illness")
+    want = {"learner"} | ({"Pat Parent", "Kim Carer"} if parents else set())
+    for template in ("concern_notice", "verbal_warning"):  # never to the employer (5.2 B(b))
+        got = {name for _e, t_, _k, name in recorded_letters(opened.case.id) if t_ == template}
+        assert got == want, template

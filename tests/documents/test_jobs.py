@@ -13,31 +13,14 @@ from sqlalchemy import func, select
 
 from casework.cases.queries import case_detail
 from casework.cases.scan import run_scan
+from casework.cases.service import act
 from casework.documents import jobs
 from casework.documents.pdf import ASSETS, AssetOnlyFetcher
+from casework.documents.render import preview_pdf
 from casework.extensions import db
 from casework.models import Case, ContactKind, Letter, LetterJob, LetterStatus
 from tests.cases.conftest import PLAN, fire
 from tests.documents.test_letters import text_of
-
-
-@pytest.fixture
-def rendering(app):
-    app.config["RENDER_LETTERS_ON_ACTION"] = True
-    yield
-    app.config["RENDER_LETTERS_ON_ACTION"] = False
-
-
-@pytest.fixture
-def case_003(team, make, clock):
-    t = team("003-green-labyrinth")
-    enrolment = t.learner(born=date(2010, 5, 1))
-    make.contact(enrolment.learner, ContactKind.PARENT_CARER, name="Pat Parent")
-    day = t.mark(enrolment, "PPPPPPPPUU")
-    clock(day)
-    run_scan(day)
-    case = db.session.scalars(select(Case).where(Case.enrolment_id == enrolment.id)).one()
-    return t, case, day
 
 
 def letters() -> list[Letter]:
@@ -110,7 +93,7 @@ def test_hostile_text_is_printed_as_text_and_nothing_is_fetched(case_003, hostil
     db.session.commit()
     result = fire(t.mentor, case, "give_verbal_warning", today=day, action_plan=PLAN)
     for job in result.letters:
-        data = jobs.letter_data(job)
+        data = jobs.letter_data(job.snapshot, job.id)
         fetcher = AssetOnlyFetcher()
         pdf = jobs.letter_pdf(data, fetcher=fetcher)
         text = text_of(pdf)
@@ -122,6 +105,8 @@ def test_hostile_text_is_printed_as_text_and_nothing_is_fetched(case_003, hostil
 
 
 def test_preview_renders_without_issuing(case_003):
+    """What casework.cases.service.preview will do: run the event in a savepoint, take its jobs'
+    snapshots, roll back, and render each snapshot as a preview."""
     t, case, day = case_003
     db.session.refresh(case)
     before = (
@@ -129,7 +114,8 @@ def test_preview_renders_without_issuing(case_003):
         case.state,
         db.session.scalar(select(func.count()).select_from(LetterJob)),
     )
-    pages = jobs.preview(
+    savepoint = db.session.begin_nested()
+    result = act(
         actor=t.head,
         case_id=case.id,
         event="give_verbal_warning",
@@ -137,9 +123,16 @@ def test_preview_renders_without_issuing(case_003):
         data={"action_plan": PLAN},
         expected_version=case.version,
         today=day,
+        commit=False,
     )
-    assert sorted(template for template, _name, _pdf in pages) == ["verbal_warning"] * 2
-    assert all("Preview, not sent" in text_of(pdf) for _t, _n, pdf in pages)
+    snapshots = [job.snapshot for job in result.letters]
+    savepoint.rollback()
+    pages = [preview_pdf(snapshot) for snapshot in snapshots]
+    assert [s["template"] for s in snapshots] == ["verbal_warning"] * 2
+    for pdf in pages:
+        text = text_of(pdf)
+        assert "Preview, not sent: Confirmation of a verbal warning" in text
+        assert "Reference PREVIEW" in text
     db.session.expire_all()
     case = db.session.get(Case, case.id)
     after = (

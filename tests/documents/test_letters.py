@@ -13,9 +13,9 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from casework.documents.data import APPEAL_WORKING_DAYS, letter_data
+from casework.cases.letter_snapshot import APPEAL_WORKING_DAYS
 from casework.documents.pdf import ASSETS, AssetOnlyFetcher
-from casework.documents.render import letter_pdf
+from casework.documents.render import letter_data, letter_pdf
 from casework.extensions import db
 from casework.models import Case, CaseEvent, Contact, ContactKind, LetterJob, Occurrence
 from casework.workdays import add_working_days
@@ -115,7 +115,7 @@ def problems_with(route: str, job: LetterJob, policy: dict) -> list[str]:
     enrolment = db.session.get(Case, job.case_id).enrolment
     learner = enrolment.learner
     recipient = learner if job.contact_id is None else db.session.get(Contact, job.contact_id)
-    data = letter_data(job)
+    data = letter_data(job.snapshot, job.id)
     fetcher = AssetOnlyFetcher()
     pages = pages_of(letter_pdf(data, fetcher=fetcher))
     text = joined(pages)
@@ -188,7 +188,7 @@ def test_every_letter_passes_qpdf_and_embeds_its_fonts(letters_of, tmp_path):
     each_type = {template: job for (_route, template, _to_learner), job in jobs.items()}
     for job in each_type.values():
         path = tmp_path / f"{job.template}.pdf"
-        path.write_bytes(letter_pdf(letter_data(job)))
+        path.write_bytes(letter_pdf(letter_data(job.snapshot, job.id)))
         check = subprocess.run([qpdf, "--check", str(path)], capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
         fonts = subprocess.run([pdffonts, str(path)], capture_output=True, text=True, check=True)

@@ -161,7 +161,7 @@ def test_a_sixth_provider_needs_only_a_file(tmp_path):
             "workflow.stages: Name these stages: final_written_warning",
         ),
         (
-            ('to = ["learner", "parent_carer", "employer"] }]', 'to = ["the press"] }]'),
+            ('to = ["learner", "parent_carer"] }]', 'to = ["the press"] }]'),
             "Must be one of",
         ),
         (
