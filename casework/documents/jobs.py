@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from weasyprint.urls import FatalURLFetchingError
@@ -108,3 +109,16 @@ def _existing(job: LetterJob, version: str) -> Letter | None:
 def _mark_rendered(job: LetterJob) -> None:
     job.status = LetterStatus.RENDERED
     job.last_error = None
+
+
+def render_after_commit(jobs: list[LetterJob]) -> None:
+    """A staff action's letters are rendered straight after its commit. A failure stays on the
+    job (and the case) for the next run; it never undoes or hides the committed action."""
+    if not jobs or not current_app.config.get("RENDER_LETTERS_ON_ACTION", True):
+        return
+    job_ids = [job.id for job in jobs]
+    try:
+        render_jobs(job_ids)
+    except Exception:  # e.g. the database went away mid-render: the jobs stay pending
+        db.session.rollback()
+        current_app.logger.exception("rendering letters %s failed; they stay pending", job_ids)

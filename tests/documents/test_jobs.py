@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from casework.cases.queries import case_detail
 from casework.cases.scan import run_scan
-from casework.cases.service import act
+from casework.cases.service import preview
 from casework.documents import jobs
 from casework.documents.pdf import ASSETS, AssetOnlyFetcher
 from casework.documents.render import preview_pdf
@@ -27,9 +27,21 @@ def letters() -> list[Letter]:
     return db.session.scalars(select(Letter).order_by(Letter.id)).all()
 
 
+def acted(*args, **kwargs):
+    """A staff action as the API and the pages make it: the service commits, then the caller
+    asks for its letters to be rendered."""
+    result = fire(*args, **kwargs)
+    jobs.render_after_commit(result.letters)
+    return result
+
+
 def test_a_staff_action_renders_its_letters_at_once(rendering, case_003):
     t, case, day = case_003
     result = fire(t.mentor, case, "give_verbal_warning", today=day, action_plan=PLAN)
+    # The case service commits the letter jobs but never renders: its caller does.
+    assert {job.status for job in result.letters} == {LetterStatus.PENDING}
+    assert [letter for letter in letters() if letter.event_id == result.event.id] == []
+    jobs.render_after_commit(result.letters)
     stored = [letter for letter in letters() if letter.event_id == result.event.id]
     assert sorted(letter.recipient_kind for letter in stored) == ["learner", "parent_carer"]
     for letter in stored:
@@ -58,7 +70,7 @@ def test_a_failed_render_keeps_the_transition_and_a_retry_makes_one_letter(
         raise RuntimeError("printer on fire")
 
     monkeypatch.setattr(jobs, "letter_pdf", broken)
-    result = fire(t.mentor, case, "give_verbal_warning", today=day, action_plan=PLAN)
+    result = acted(t.mentor, case, "give_verbal_warning", today=day, action_plan=PLAN)
     db.session.expire_all()
     assert db.session.get(Case, case.id).state == "verbal_warning"  # committed regardless
     failed = db.session.scalars(
@@ -105,8 +117,8 @@ def test_hostile_text_is_printed_as_text_and_nothing_is_fetched(case_003, hostil
 
 
 def test_preview_renders_without_issuing(case_003):
-    """What casework.cases.service.preview will do: run the event in a savepoint, take its jobs'
-    snapshots, roll back, and render each snapshot as a preview."""
+    """The service runs the event in a savepoint, takes its jobs' snapshots and rolls back; the
+    caller renders each snapshot as a preview."""
     t, case, day = case_003
     db.session.refresh(case)
     before = (
@@ -114,8 +126,7 @@ def test_preview_renders_without_issuing(case_003):
         case.state,
         db.session.scalar(select(func.count()).select_from(LetterJob)),
     )
-    savepoint = db.session.begin_nested()
-    result = act(
+    snapshots = preview(
         actor=t.head,
         case_id=case.id,
         event="give_verbal_warning",
@@ -123,10 +134,7 @@ def test_preview_renders_without_issuing(case_003):
         data={"action_plan": PLAN},
         expected_version=case.version,
         today=day,
-        commit=False,
     )
-    snapshots = [job.snapshot for job in result.letters]
-    savepoint.rollback()
     pages = [preview_pdf(snapshot) for snapshot in snapshots]
     assert [s["template"] for s in snapshots] == ["verbal_warning"] * 2
     for pdf in pages:
@@ -166,7 +174,7 @@ def test_the_case_shows_who_got_what_and_how(rendering, team, make, clock):
     clock(day)
     run_scan(day)
     case = db.session.scalars(select(Case).where(Case.enrolment_id == enrolment.id)).one()
-    fire(t.mentor, case, "give_verbal_warning", today=day, action_plan=PLAN)
+    acted(t.mentor, case, "give_verbal_warning", today=day, action_plan=PLAN)
     detail = case_detail(t.mentor, case.id, today=day)
     warning = {
         (row["recipient_name"], row["channel"], row["status"], bool(row["reference"]))

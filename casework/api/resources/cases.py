@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Response, current_app, jsonify, request, url_for
+from flask import Response, jsonify, request, url_for
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
@@ -18,11 +18,12 @@ from casework.api.pagination import PAGINATION, SelectPage
 from casework.api.problems import API_PREFIX, problem
 from casework.cases.queries import CaseDetailSchema, case_detail
 from casework.cases.service import ActionResult, act, stage_name
+from casework.documents.jobs import render_after_commit
 from casework.extensions import db
 from casework.fields import record_id
 from casework.machines.events import CHANGES, EVENTS, ActionPlanSchema, Change
 from casework.machines.workflow import Event, Stage
-from casework.models import Case, Enrolment, Letter, LetterJob
+from casework.models import Case, Enrolment, Letter
 
 blp = api_blueprint("cases", "Attendance cases: read them, open them, act on them.")
 
@@ -196,21 +197,6 @@ def _result(result: ActionResult) -> dict[str, Any]:
             for job in result.letters
         ],
     }
-
-
-def render_after_commit(jobs: list[LetterJob]) -> None:
-    """A staff action's letters are rendered straight after its commit. A failure stays on the
-    job (and the case) for the next run; it never undoes or hides the committed action."""
-    if not jobs or not current_app.config.get("RENDER_LETTERS_ON_ACTION", True):
-        return
-    from casework.documents.jobs import render_jobs  # WeasyPrint loads only when letters render
-
-    job_ids = [job.id for job in jobs]
-    try:
-        render_jobs(job_ids)
-    except Exception:  # e.g. the database went away mid-render: the jobs stay pending
-        db.session.rollback()
-        current_app.logger.exception("rendering letters %s failed; they stay pending", job_ids)
 
 
 def _etag(version: int) -> str:
