@@ -25,7 +25,7 @@ from casework.models import (
     User,
 )
 from casework.policies.rules import PolicyRules, rules_of
-from casework.registers.figures import figures_for, unexplained_absences
+from casework.registers.figures import AttendanceFigures, figures_for, unexplained_absences
 from casework.registers.thresholds import judge, window_start
 from casework.scope import case_roles
 from casework.workdays import add_working_days
@@ -45,7 +45,7 @@ class EventView:
 
     @property
     def unexplained(self) -> int:
-        return self.common["figures"]["unexplained"]
+        return self.common["figures"]["unexplained"] or 0
 
 
 def case_ref(case: Case, event: CaseEvent) -> str:
@@ -53,13 +53,25 @@ def case_ref(case: Case, event: CaseEvent) -> str:
     return f"CW-{case.id:06d}-{event.seq:02d}"
 
 
-def event_view(case: Case, event: CaseEvent, today: date) -> EventView:
-    """Figures, dates, people and words as at ``today`` (the action's as-at date)."""
+def event_view(
+    case: Case,
+    event: CaseEvent,
+    today: date,
+    *,
+    figures: AttendanceFigures | None = None,
+    count_unexplained: bool = True,
+) -> EventView:
+    """Figures, dates, people and words as at ``today`` (the action's as-at date).
+
+    ``figures``: as at ``today`` already (the scan computes everyone's at once). The count of
+    unexplained absences costs a query of its own, so it is made only where a recipient depends
+    on it (``count_unexplained``)."""
     enrolment = case.enrolment
     learner = enrolment.learner
     rules = rules_of(case.policy)
     since = window_start(rules, today)
-    figures = figures_for(enrolment.id, today, since=since)
+    if figures is None:
+        figures = figures_for(enrolment.id, today, since=since)
     verdict = judge(rules, figures)
     data = event.data or {}
     plan = _plan(case, data)
@@ -85,7 +97,11 @@ def event_view(case: Case, event: CaseEvent, today: date) -> EventView:
             "attended": figures.attended,
             "sessions_missed": figures.sessions_missed,
             "unauthorised": figures.unauthorised,
-            "unexplained": unexplained_absences(enrolment.id, today, since=since),
+            "unexplained": (
+                unexplained_absences(enrolment.id, today, since=since)
+                if count_unexplained
+                else None  # not counted: no recipient depends on it
+            ),
             "threshold": verdict.words,
             "below_threshold": verdict.below,
             "target_percent": rules.attendance.target_percent,

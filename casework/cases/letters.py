@@ -10,6 +10,7 @@ from casework.cases.letter_snapshot import event_view, letter_snapshot
 from casework.extensions import db
 from casework.models import Case, CaseEvent, Contact, ContactKind, Learner, LetterJob
 from casework.policies.rules import EventRules, rules_of
+from casework.registers.figures import AttendanceFigures
 
 
 def channel_for(person: Learner | Contact) -> str:
@@ -58,17 +59,39 @@ def recipients(
     return [(kind, key, contact_id) for key, (kind, _unused, contact_id) in out.items()]
 
 
+def _extended_reach(case: Case, spec: EventRules, today: date) -> bool:
+    """Whether a recipient depends on unexplained absence: a ``parent_carer_extended`` letter to
+    a learner past the usual age for parents and carers but within the extended one."""
+    if not any("parent_carer_extended" in letter.to for letter in spec.letters):
+        return False
+    contacts = rules_of(case.policy).contacts
+    age = case.enrolment.learner.age_on(today)
+    return contacts.parent_carer_under_age <= age < (contacts.parent_carer_extended_under_age or 0)
+
+
 def record_letter_jobs(
-    case: Case, event: CaseEvent, spec: EventRules, today: date
+    case: Case,
+    event: CaseEvent,
+    spec: EventRules,
+    today: date,
+    *,
+    figures: AttendanceFigures | None = None,
 ) -> list[LetterJob]:
     """A job per letter and recipient, each with its snapshot as at ``today`` (the action's
-    as-at date); called after the event's effects are written, in the same transaction."""
+    as-at date); called after the event's effects are written, in the same transaction.
+    ``figures``: the enrolment's as at ``today``, where the caller has them already."""
     if not spec.letters:
         return []
     # Nothing read here depends on rows still pending, and a flush per case would undo the bulk
     # scan's single INSERT.
     with db.session.no_autoflush:
-        view = event_view(case, event, today)
+        view = event_view(
+            case,
+            event,
+            today,
+            figures=figures,
+            count_unexplained=_extended_reach(case, spec, today),
+        )
     jobs = []
     for letter in spec.letters:
         to = recipients(case, list(letter.to), today, unexplained_absence=view.unexplained > 0)

@@ -64,7 +64,9 @@ class LetterJobs:
 
     def after_transition(self, step: Step) -> None:
         spec = rules_of(step.case.policy).workflow.events[Event(step.name)]
-        step.letters = record_letter_jobs(step.case, step.audit, spec, step.today)
+        step.letters = record_letter_jobs(
+            step.case, step.audit, spec, step.today, figures=step.figures
+        )
 
 
 def machine_for(case: Case) -> CaseMachine:

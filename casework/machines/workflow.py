@@ -1,4 +1,4 @@
-"""The canonical attendance-concern workflow (DOMAIN.md, "The case"): every state and transition.
+"""The canonical attendance-concern workflow (docs/workflow.md): every state and transition.
 
 A policy switches events on, names the stages in its own words and sets who may fire what; it
 cannot invent transitions. Guards that need code (circumstances, panel data, the threshold) live

@@ -54,7 +54,7 @@ class Case(db.Model):
     occurrence_count: Mapped[int] = mapped_column(default=0)
     # Set while an occurrence waits for its decision (option A, B or C, or the next step).
     decision_due_on: Mapped[date | None]
-    # Health or personal circumstances behind absence: special-category data (DOMAIN.md).
+    # Health or personal circumstances behind absence: special-category data.
     circumstances: Mapped[str | None] = mapped_column(Text)
     safeguarding_flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Head of the audit chain: its last event's hash and sequence number, so a removed last
@@ -109,7 +109,8 @@ class CaseEvent(db.Model):
 
 
 class Occurrence(db.Model):
-    """A new unauthorised absence period while below the threshold (DOMAIN.md)."""
+    """A new unauthorised absence period while below the threshold, counted once the previous
+    occurrence was decided."""
 
     __tablename__ = "occurrence"
     __table_args__ = (UniqueConstraint("case_id", "number"),)

@@ -143,7 +143,7 @@ class WorkflowSchema(_Strict):
     decision_due_working_days = fields.Integer(required=True, validate=validate.Range(1, 60))
     # Flag learners within this many points above the threshold (early warning).
     early_warning_margin_percent = fields.Float(required=True, validate=validate.Range(0, 50))
-    # DOMAIN.md: a new unauthorised absence period that starts while attendance is below the
+    # A new unauthorised absence period that starts while attendance is below the
     # threshold, counted only after the previous occurrence was decided.
     occurrence_rule = fields.String(
         load_default="new_absence_period", validate=validate.OneOf(["new_absence_period"])

@@ -4,7 +4,7 @@ parent/carer age limits, apprentices or not, dual-registered or not, with and wi
 each kind. Cases are opened by the nightly scan and moved on through act(), never by calling
 ``casework.cases.letters`` directly.
 
-The rules, from DOMAIN.md "Correspondence" and the policy files: the learner where the file names
+The rules, from docs/workflow.md and the policy files: the learner where the file names
 them; parents and carers ("parent_carer") for learners under 18 on the letter's day; 003's
 letters ("parent_carer_extended") up to the 25th birthday where the letter's figures show
 unexplained absence (003 section 4.3; the routes' registers always do, and the last test here

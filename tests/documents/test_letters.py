@@ -36,7 +36,7 @@ def text_of(pdf: bytes) -> str:
     return joined(pages_of(pdf))
 
 
-# Words a supportive provider's letters never use (DOMAIN.md: supportive throughout, no
+# Words a supportive provider's letters never use (supportive throughout, no
 # warnings, no disciplinary stages; never a threat).
 THREATS = ("warning", "disciplin", "sanction", "penalt", "punish", "misconduct", "expel", "exclu")
 # Fitness to study is support, never discipline: these letters never say "warning", whatever the

@@ -1,7 +1,7 @@
 """Every (policy, stage, event) triple of the workflow, fired through the service.
 
 The expected table is written out here, independently of ``casework.machines.workflow``: the
-canonical workflow of DOMAIN.md as an explicit ``(stage, event) -> target`` dict, the stages each
+canonical workflow (docs/workflow.md) as an explicit ``(stage, event) -> target`` dict, the stages each
 policy can reach as explicit sets, and per policy only what its file says (which events it
 enables, and the ``from`` list that narrows one). The code under test is never asked what the
 expectation is.
@@ -77,7 +77,7 @@ from tests.factories import Factory
 
 S, E = Stage, Event
 
-# The canonical workflow (DOMAIN.md, "The case"), written out: (from, event) -> to.
+# The canonical workflow, written out: (from, event) -> to.
 CANONICAL: dict[tuple[Stage, Event], Stage] = {
     (S.NEW, E.OPEN): S.MONITORING,
     (S.MONITORING, E.NO_ACTION): S.MONITORING,
