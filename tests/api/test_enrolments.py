@@ -309,6 +309,7 @@ def test_attendance_as_at_a_day(api_as, marked):
         "late": 1,
     }
     assert (figures["authorised"], figures["unauthorised"], figures["not_counted"]) == (0, 2, 1)
+    assert figures["after_close"] == 0  # two plain U marks: absences, not arrivals
     assert figures["approved_activity"] == 0 and figures["sessions_missed"] == 2
     assert figures["percent"] == pytest.approx(80.0)
     assert figures["punctuality_percent"] == pytest.approx(87.5)

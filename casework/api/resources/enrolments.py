@@ -83,7 +83,8 @@ class EnrolmentAttendanceSchema(Schema):
     window_start = fields.Date(metadata={"description": "The policy's window starts here."})
     percent = fields.Float(allow_none=True, metadata={"description": "Attended / possible."})
     punctuality_percent = fields.Float(
-        allow_none=True, metadata={"description": "On time / attended."}
+        allow_none=True,
+        metadata={"description": "On time / arrivals (present, late, arrived after the close)."},
     )
     possible = fields.Integer()
     attended = fields.Integer()
@@ -92,6 +93,7 @@ class EnrolmentAttendanceSchema(Schema):
     approved_activity = fields.Integer()
     authorised = fields.Integer()
     unauthorised = fields.Integer(metadata={"description": "Including arrivals after close."})
+    after_close = fields.Integer(metadata={"description": "Arrived after the register closed."})
     not_counted = fields.Integer()
     sessions_missed = fields.Integer()
     threshold = fields.String(metadata={"description": 'The policy\'s words, e.g. "below 90%".'})
