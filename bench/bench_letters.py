@@ -604,7 +604,7 @@ def libreoffice_step(
         import docx  # noqa: F401
     except ImportError:
         raise SystemExit(
-            "python-docx is missing: /work/venv/bin/pip install python-docx "
+            "python-docx is missing: .venv/bin/pip install python-docx "
             "(a benchmark-only dependency; or run with --no-libreoffice)"
         ) from None
     version = subprocess.run([soffice, "--version"], capture_output=True, text=True).stdout

@@ -8,6 +8,9 @@ reserved example domains.
 The registers go through the real import path: every mark is written by ``import_register`` from a
 CSV file built in memory. The demo's own rows are flushed but not committed first, so the import's
 commit at the end commits the whole demo in one transaction; on any error nothing is kept.
+
+After the scan has opened its cases, ``flag_for_safeguarding``, ``staff_tokens`` and
+``programme_summaries`` give the demo command what a newcomer needs to act at once.
 """
 
 from __future__ import annotations
@@ -15,15 +18,17 @@ from __future__ import annotations
 import csv
 import io
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, distinct, func, select
 from werkzeug.security import generate_password_hash
 
+from casework.cases.service import act
 from casework.extensions import db
 from casework.models import (
+    Case,
     CodeSet,
     Contact,
     ContactKind,
@@ -44,6 +49,7 @@ from casework.models import (
 )
 from casework.policies.rules import rules_of
 from casework.registers.importing import COLUMNS, import_register
+from casework.tokens import create_token
 
 DEMO_PASSWORD = "casework-demo"
 DEMO_EMAIL_DOMAIN = "demo.example.org"
@@ -874,3 +880,77 @@ def _school(people: _People, index: int, dual_registered: bool) -> Contact:
 
 
 __all__ = ["DEMO_PASSWORD", "DemoError", "DemoSummary", "SignIn", "build_demo", "demo_period"]
+
+
+# --- after the scan: what the demo command prints ------------------------------------------------
+
+SAFEGUARDING_NOTE = (
+    "Demo: the learner told their tutor of worries at home; the safeguarding lead follows this."
+)
+
+
+@dataclass(frozen=True)
+class ProgrammeSummary:
+    code: str
+    title: str
+    provider: str
+    learners: int
+    open_cases: int
+    threshold: str  # the policy's words: "below 90%"
+
+
+def programme_summaries() -> list[ProgrammeSummary]:
+    """Each programme, by title, with its learners and its open cases."""
+    rows = db.session.execute(
+        select(Programme, func.count(distinct(Enrolment.id)), func.count(distinct(Case.id)))
+        .outerjoin(Enrolment, Enrolment.programme_id == Programme.id)
+        .outerjoin(Case, and_(Case.enrolment_id == Enrolment.id, Case.ended_at.is_(None)))
+        .group_by(Programme.id)
+        .order_by(Programme.title)
+    )
+    return [
+        ProgrammeSummary(
+            programme.code,
+            programme.title,
+            programme.policy.provider,
+            learners,
+            open_cases,
+            rules_of(programme.policy).attendance.threshold_words,
+        )
+        for programme, learners, open_cases in rows
+    ]
+
+
+def flag_for_safeguarding() -> Case | None:
+    """Flag the first open case for safeguarding, as its head of programme, through the case
+    service: the safeguarding lead then has a case to see."""
+    case = db.session.scalars(
+        select(Case).where(Case.ended_at.is_(None)).order_by(Case.id).limit(1)
+    ).first()
+    if case is None:
+        return None
+    head = db.session.scalars(
+        select(User)
+        .join(ProgrammeStaff, ProgrammeStaff.user_id == User.id)
+        .where(
+            ProgrammeStaff.programme_id == case.enrolment.programme_id,
+            ProgrammeStaff.role == ProgrammeRole.HEAD,
+        )
+    ).first()
+    act(
+        actor=head,
+        event="flag_safeguarding",
+        case_id=case.id,
+        note=SAFEGUARDING_NOTE,
+        expected_version=case.version,
+    )
+    return case
+
+
+def staff_tokens(sign_ins: Iterable[SignIn]) -> list[tuple[SignIn, str]]:
+    """A new API token for each staff account, with its secret (shown once)."""
+    return [
+        (sign_in, create_token(email=sign_in.email, name="demo")[1])
+        for sign_in in sign_ins
+        if sign_in.role != "learner"
+    ]

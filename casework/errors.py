@@ -55,3 +55,14 @@ class Stale(CaseError):
     def __init__(self, message: str, *, current_version: int) -> None:
         super().__init__(message, current_version=current_version)
         self.current_version = current_version
+
+
+class CaseOpen(CaseError):
+    """A change only the enrolment's open case may make: ``event`` on case ``case_id``."""
+
+    kind = "case_open"
+
+    def __init__(self, message: str, *, case_id: int, event: str) -> None:
+        super().__init__(message, case_id=case_id, event=event)
+        self.case_id = case_id
+        self.event = event

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from casework.demo import DEMO_PASSWORD, DemoError, build_demo, demo_period
+from casework.cli.demo import FIRST_CALL
+from casework.demo import DEMO_PASSWORD, SAFEGUARDING_NOTE, DemoError, build_demo, demo_period
 from casework.extensions import db
 from casework.models import (
     Case,
+    CaseEvent,
     CodeSet,
     ContactKind,
     Enrolment,
     Learner,
     LearnerAccount,
+    Letter,
+    LetterJob,
+    LetterStatus,
     Mark,
     MarkCategory,
     MarkCode,
@@ -27,11 +35,14 @@ from casework.models import (
     Session,
     User,
 )
+from casework.policies.rules import rules_of
 from casework.registers.figures import attendance_figures
-from casework.registers.overview import programme_overview
+from casework.registers.thresholds import judge, window_start
+from tests.case_fixtures import PLAN
 
 TODAY = date(2026, 11, 20)  # a Friday in the second half of the autumn term
 POLICY_KEYS = {"000-sek", "001-sts", "002-ap-schools", "003-green-labyrinth", "004-nxt-gen"}
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def count(model, *where) -> int:
@@ -141,17 +152,22 @@ def test_every_mark_came_through_one_register_import(demo):
 
 
 def test_mostly_steady_with_some_below_threshold(demo):
-    overview = programme_overview(TODAY)
-    learners = [row for programme in overview for row in programme.learners]
-    below = [row for row in learners if row.below_threshold]
+    learners = []  # (figures, below) of every enrolment, judged by its policy
+    for key, enrolments in enrolments_by_policy().items():
+        rules = rules_of(db.session.scalars(select(Policy).where(Policy.key == key)).one())
+        found = attendance_figures(
+            TODAY, since=window_start(rules, TODAY), enrolment_ids=[e.id for e in enrolments]
+        )
+        judged = [(f, judge(rules, f).below) for f in found.values()]
+        assert any(below for _, below in judged), key
+        learners += judged
+    below = [f for f, is_below in learners if is_below]
     assert 8 <= len(below) <= len(learners) // 3
-    for programme in overview:
-        assert programme.below_threshold >= 1, programme.title
-    steady = [row for row in learners if row.attendance_percent and row.attendance_percent >= 95]
+    steady = [f for f, _ in learners if f.attendance_percent and f.attendance_percent >= 95]
     assert len(steady) > len(learners) // 2
-    with_run = [row for row in learners if row.absence_period_sessions >= 2]
+    with_run = [(f, b) for f, b in learners if f.absence_period and f.absence_period.sessions >= 2]
     assert len(with_run) >= 3
-    assert all(row.below_threshold for row in with_run)
+    assert all(is_below for _, is_below in with_run)
 
 
 def test_absences_increase_towards_the_end_of_the_half_term(demo):
@@ -285,10 +301,21 @@ def test_same_seed_same_demo(app_context):
     )
 
 
-def test_demo_command_builds_and_prints_sign_in_details(runner, client):
+@pytest.fixture
+def demo_output(runner) -> str:
     result = runner.invoke(args=["demo", "--no-serve"])
     assert result.exit_code == 0, result.output
-    assert "Serving" not in result.output
+    return result.output
+
+
+def line_with(output: str, *texts: str) -> str:
+    """The one line of ``output`` that holds every one of ``texts``."""
+    (line,) = [line for line in output.splitlines() if all(t in line for t in texts)]
+    return line
+
+
+def test_demo_command_builds_and_prints_sign_in_details(demo_output):
+    assert "Serving" not in demo_output
     for email, role in [
         ("admin@demo.example.org", "Administrator"),
         ("head@demo.example.org", "Head of programme"),
@@ -297,21 +324,93 @@ def test_demo_command_builds_and_prints_sign_in_details(runner, client):
         ("safeguarding@demo.example.org", "Safeguarding lead"),
         ("learner@demo.example.org", "Learner"),
     ]:
-        (line,) = [line for line in result.output.splitlines() if email in line]
-        assert DEMO_PASSWORD in line and role in line
-    assert "5 programmes" in result.output
-    assert "Level 3 Health and Social Care" in result.output
+        assert role in line_with(demo_output, email, DEMO_PASSWORD)
+    assert "5 programmes" in demo_output
     assert count(Programme) == 5
     assert count(Learner) >= 55
     # The nightly scan opened a case for every learner below their policy's threshold.
-    (scan_line,) = [line for line in result.output.splitlines() if "nightly scan" in line]
     opened = count(Case)
-    assert opened > 0 and f"{opened} cases opened" in scan_line
-    # The printed API call works as printed.
-    (curl,) = [line for line in result.output.splitlines() if "curl" in line]
-    secret = curl.split("Bearer ")[1].split("'")[0]
-    cases = client.get("/api/v1/cases", headers={"Authorization": f"Bearer {secret}"})
-    assert cases.status_code == 200 and len(cases.json) == min(opened, 50)
+    assert opened > 0 and f"{opened} cases opened" in line_with(demo_output, "nightly scan")
+    health = line_with(demo_output, "Level 3 Health and Social Care")
+    open_here = count(Case, Case.enrolment.has(Enrolment.programme.has(code="GL-HSC3")))
+    assert f"{open_here} of 18 learners with an open case (attendance below 90%)" in health
+    # Its letters are rendered before the app serves: none is left waiting.
+    letters = count(Letter)
+    assert letters > 0 and f"{letters} letters rendered" in demo_output
+    assert count(LetterJob, LetterJob.status != LetterStatus.RENDERED) == 0
+
+
+def printed_tokens(output: str) -> dict[str, str]:
+    tokens = dict(re.findall(r"(\S+@demo\.example\.org)\s+(cw_\S+)", output))
+    assert set(tokens) == set(db.session.scalars(select(User.email)))  # each staff account
+    return tokens
+
+
+def test_every_printed_token_works(demo_output, client):
+    for email, secret in printed_tokens(demo_output).items():
+        response = client.get("/api/v1/cases", headers={"Authorization": f"Bearer {secret}"})
+        assert response.status_code == 200, (email, response.json)
+
+
+def test_one_case_is_flagged_for_safeguarding_through_the_case_service(demo_output, client):
+    (flagged,) = db.session.scalars(select(Case).where(Case.safeguarding_flagged_at.is_not(None)))
+    assert f"case {flagged.id} flagged for safeguarding" in demo_output
+    event = db.session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == flagged.id).order_by(CaseEvent.seq.desc())
+    ).first()
+    assert (event.name, event.note) == ("flag_safeguarding", SAFEGUARDING_NOTE)
+    assert event.actor.email == "head@demo.example.org"
+    # So the safeguarding lead's token has exactly that case to see.
+    secret = printed_tokens(demo_output)["safeguarding@demo.example.org"]
+    seen = client.get("/api/v1/cases", headers={"Authorization": f"Bearer {secret}"})
+    assert [case["id"] for case in seen.json] == [flagged.id]
+
+
+def readme_first_call() -> list[str]:
+    """The commands of the README's first call, as written."""
+    text = README.read_text(encoding="utf-8")
+    block = text[text.index("**A first call.**") :].split("```sh\n", 1)[1].split("```", 1)[0]
+    return block.strip().splitlines()
+
+
+def test_the_readme_first_call_works_as_written(demo_output, runner, client):
+    create, call = readme_first_call()
+    # The demo prints the same call, with a token in place of cw_...
+    printed = line_with(demo_output, "curl ").strip()
+    head_token = printed_tokens(demo_output)["head@demo.example.org"]
+    assert printed == call.replace("cw_...", head_token)
+    assert call == FIRST_CALL.format(token="cw_...", base="http://127.0.0.1:5000")
+
+    # A token of one's own, for an account the demo made.
+    program, *args = shlex.split(create)
+    assert program == ".venv/bin/casework"
+    made = runner.invoke(args=args)
+    assert made.exit_code == 0, made.output
+    secret = made.output.strip().splitlines()[-1]
+
+    curl, flag, header, url = shlex.split(call)
+    assert (curl, flag) == ("curl", "-H")
+    name, value = header.split(": ", 1)
+    api = {name: value.replace("cw_...", secret)}
+    listed = client.get(url.removeprefix("http://127.0.0.1:5000"), headers=api)
+    assert listed.status_code == 200 and listed.json
+    assert {case["stage"] for case in listed.json} == {"monitoring"}
+
+    # The head of programme may act at once: a verbal warning on a case that allows it.
+    for case in listed.json:
+        read = client.get(f"/api/v1/cases/{case['id']}", headers=api)
+        if "give_verbal_warning" in {e["event"] for e in read.json["events_allowed"]}:
+            break
+    else:
+        pytest.fail("no demo case allows a verbal warning")
+    body = {"event": "give_verbal_warning", "note": "Spoke to them", "data": {"action_plan": PLAN}}
+    acted = client.post(
+        f"/api/v1/cases/{case['id']}/events",
+        json=body,
+        headers={**api, "If-Match": read.headers["ETag"]},
+    )
+    assert acted.status_code == 200, acted.json
+    assert acted.json["stage"] == "verbal_warning"
 
 
 def test_demo_command_replaces_what_was_there(runner, make):

@@ -20,7 +20,7 @@ def test_wheel_ships_templates_policies_codes_and_migrations(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {
         "casework/templates/base.html",
-        "casework/templates/overview/index.html",
+        "casework/templates/home.html",
         "casework/policies/003-green-labyrinth.toml",
         "casework/data/mark_codes.toml",
         "casework/migrations/env.py",

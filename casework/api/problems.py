@@ -44,6 +44,13 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
         "The event is allowed from this stage, but the policy's conditions for it are not met "
         "now; `detail` says which.",
     ),
+    "case-open": (
+        409,
+        "The enrolment has an open case",
+        "An enrolment with an open case is withdrawn or completed only through the case's "
+        "workflow: fire `event` on case `case_id`. `withdraw` withdraws the learner; `close` "
+        "ends the case, after which the enrolment may change.",
+    ),
     "invalid-data": (
         422,
         "Invalid data",
@@ -89,6 +96,7 @@ _CASE_ERROR_PROBLEM = {
     "guard_failed": "guard-failed",
     "invalid_data": "invalid-data",
     "stale": "stale",
+    "case_open": "case-open",
 }
 _STATUS_PROBLEM = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 422: "invalid-data"}
 
@@ -104,6 +112,8 @@ class ProblemSchema(Schema):
     errors = fields.Dict(metadata={"description": "Field by field (invalid-data)."})
     allowed = fields.List(fields.String(), metadata={"description": "Events allowed now."})
     current_version = fields.Integer(metadata={"description": "The case's version (stale)."})
+    case_id = fields.Integer(metadata={"description": "The open case to act on (case-open)."})
+    event = fields.String(metadata={"description": "The case event to fire (case-open)."})
 
 
 def is_api_request() -> bool:
@@ -137,6 +147,9 @@ def case_problem(error: CaseError) -> Response:
     elif error.kind == "stale":
         current = getattr(error, "current_version", None)
         extra["current_version"] = current if current is not None and current >= 0 else None
+    elif error.kind == "case_open":
+        extra["case_id"] = getattr(error, "case_id", None)
+        extra["event"] = getattr(error, "event", None)
     return problem(_CASE_ERROR_PROBLEM[error.kind], str(error), **extra)
 
 

@@ -10,12 +10,14 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from casework.cases.scan import run_scan
+from casework.cli.letters import render_waiting
 from casework.database import reset_database
-from casework.demo import build_demo
+from casework.demo import build_demo, flag_for_safeguarding, programme_summaries, staff_tokens
 from casework.extensions import db
 from casework.models import Role, academic_year_label
-from casework.registers.overview import programme_overview
-from casework.tokens import create_token
+
+# The README's first call is this one, made with the head of programme's token.
+FIRST_CALL = "curl -H 'Authorization: Bearer {token}' '{base}/api/v1/cases?stage=monitoring'"
 
 
 @click.command("demo")
@@ -24,18 +26,18 @@ from casework.tokens import create_token
 @click.option("--no-serve", is_flag=True, help="Build the demo data and exit without serving.")
 @with_appcontext
 def demo_command(host: str, port: int, no_serve: bool) -> None:
-    """Replace the database with demo data, print the sign-in details, then serve the app.
+    """Replace the database with demo data, render its letters, print the sign-in details and
+    an API token for each staff account, then serve the app.
 
     Everything already in the database is dropped first.
     """
     url = db.engine.url.render_as_string(hide_password=True)
     click.echo(f"Resetting the database at {url} ...")
     reset_database()
-    today = date.today()
-    summary = build_demo(today)
+    summary = build_demo(date.today())
     # The nightly scan as at the last register day opens the demo's cases.
     scan = run_scan(summary.last_session_day)
-    programmes = programme_overview(today)
+    flagged = flag_for_safeguarding()
 
     click.echo(
         f"\nDemo data built for {academic_year_label(summary.academic_year)}, registers "
@@ -49,18 +51,23 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         f"  contacts: {summary.parent_carers} parents or carers, {summary.employers} employers, "
         f"{summary.main_schools} main schools"
     )
-    for programme in programmes:
-        click.echo(
-            f"  {programme.code:<8} {programme.title} ({programme.provider}): "
-            f"{programme.below_threshold} of {len(programme.learners)} learners "
-            f"{programme.threshold_text}"
-        )
-
     click.echo(
         f"  nightly scan as at {summary.last_session_day:%d/%m/%Y}: "
         f"{len(scan.cases_opened)} cases opened, {scan.approaching_flagged} learners approaching "
         "the threshold"
     )
+    for programme in programme_summaries():
+        click.echo(
+            f"  {programme.code:<8} {programme.title} ({programme.provider}): "
+            f"{programme.open_cases} of {programme.learners} learners with an open case "
+            f"(attendance {programme.threshold})"
+        )
+    if flagged is not None:
+        click.echo(f"  case {flagged.id} flagged for safeguarding by the head of programme")
+
+    rendered, failed = render_waiting(workers=os.cpu_count() or 1)
+    retry = f"; {failed} failed (casework render-letters retries them)" if failed else ""
+    click.echo(f"  {rendered} letters rendered{retry}")
 
     click.echo(f"\nSign-in details (every account's password is {summary.sign_ins[0].password}):")
     width = max(len(s.email) for s in summary.sign_ins)
@@ -70,10 +77,14 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
             f"  {sign_in.email:<{width}}  {sign_in.password:<14}  {sign_in.label} ({sign_in.name})"
         )
 
-    admin = next(s for s in summary.sign_ins if s.role == Role.ADMINISTRATOR)
-    _, secret = create_token(email=admin.email, name="demo")
-    click.echo(f"\nAn API token acting as the {admin.label.lower()} (docs at /api/v1/docs):")
-    click.echo(f"  curl -H 'Authorization: Bearer {secret}' http://{host}:{port}/api/v1/cases")
+    base = f"http://{host}:{port}"
+    tokens = staff_tokens(summary.sign_ins)
+    click.echo(f"\nAPI tokens, one for each staff account (docs at {base}/api/v1/docs):")
+    for sign_in, secret in tokens:
+        click.echo(f"  {sign_in.label:<22}  {sign_in.email:<{width}}  {secret}")
+    head = next(secret for sign_in, secret in tokens if sign_in.role == Role.HEAD_OF_PROGRAMME)
+    click.echo("\nA first call, as the head of programme (who may act on every case):")
+    click.echo("  " + FIRST_CALL.format(token=head, base=base))
 
     if no_serve:
         return
@@ -82,7 +93,7 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     # The casework command is Flask's CLI group, which makes app.run() a no-op (it guards against
     # servers started by accident at import time). Serving is this command's purpose.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
-    click.echo(f"\nServing on http://{host}:{port}/ (press CTRL+C to stop)")
+    click.echo(f"\nServing on {base}/ (press CTRL+C to stop)")
     app.run(host=host, port=port)
 
 

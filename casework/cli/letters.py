@@ -45,13 +45,23 @@ def _render_chunk(job_ids: list[int]) -> tuple[int, int]:
 @with_appcontext
 def render_letters_command(workers: int) -> None:
     """Render every letter waiting, in parallel; failed ones are retried and reported."""
+    rendered, failed = render_waiting(workers)
+    if not rendered + failed:
+        click.echo("No letters are waiting.")
+        return
+    click.echo(f"Rendered {rendered} letter(s); {failed} failed and will be retried next time.")
+    if failed:
+        raise SystemExit(1)
+
+
+def render_waiting(workers: int) -> tuple[int, int]:
+    """Render every letter waiting, with a progress bar; (rendered, failed)."""
     from casework.documents.jobs import pending_jobs, render_jobs
 
     ids = pending_jobs()
     db.session.commit()  # hold no transaction while the workers write
     if not ids:
-        click.echo("No letters are waiting.")
-        return
+        return 0, 0
     chunks = [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
     rendered = failed = 0
     with click.progressbar(length=len(ids), label="Rendering letters") as bar:
@@ -70,9 +80,7 @@ def render_letters_command(workers: int) -> None:
                 for chunk, (done, bad) in zip(chunks, pool.map(_render_chunk, chunks), strict=True):
                     rendered, failed = rendered + done, failed + bad
                     bar.update(len(chunk))
-    click.echo(f"Rendered {rendered} letter(s); {failed} failed and will be retried next time.")
-    if failed:
-        raise SystemExit(1)
+    return rendered, failed
 
 
 @click.command("letters-sample")

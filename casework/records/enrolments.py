@@ -2,7 +2,8 @@
 their attendance figures as at a day.
 
 Read within casework.scope.visible_enrolments. Written by administrators and by the
-administration officers of the enrolment's programme.
+administration officers of the enrolment's programme. While the enrolment has an open case, only
+the case's workflow ends it (its letters, audit and stage must say so), never a status change.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
 from casework import scope
+from casework.errors import CaseOpen
 from casework.extensions import db
 from casework.models import (
+    Case,
     Enrolment,
     EnrolmentStatus,
     Learner,
@@ -130,10 +133,39 @@ def _duplicate(learner: Learner, programme: Programme, year: int, taken: int | N
     )
 
 
+def _refuse_ending_an_open_case(enrolment: Enrolment, status: EnrolmentStatus) -> None:
+    if status is EnrolmentStatus.ACTIVE:
+        return
+    case = db.session.scalars(
+        select(Case).where(Case.enrolment_id == enrolment.id, Case.ended_at.is_(None))
+    ).one_or_none()
+    if case is None:
+        return
+    # Withdrawing is the case's own event where the policy has one; otherwise end the case first.
+    withdraws = status is EnrolmentStatus.WITHDRAWN
+    if withdraws and rules_of(case.policy).workflow.event("withdraw") is not None:
+        raise CaseOpen(
+            f"Enrolment {enrolment.id} has an open case ({case.id}): withdraw the learner "
+            f"with the case's 'withdraw' event, not by changing the enrolment's status.",
+            case_id=case.id,
+            event="withdraw",
+        )
+    raise CaseOpen(
+        f"Enrolment {enrolment.id} has an open case ({case.id}): end it with the case's "
+        f"'close' event before marking the enrolment {status.value}.",
+        case_id=case.id,
+        event="close",
+    )
+
+
 def update_enrolment(actor: User, enrolment_id: int, changes: dict[str, Any]) -> Enrolment:
-    """Change the mentor, end date, status or flags (the learner, programme and start stay)."""
+    """Change the mentor, end date, status or flags (the learner, programme and start stay).
+    Refused whole, with the case and event to use, if it would end an enrolment with an open
+    case."""
     enrolment = enrolment_for(actor, enrolment_id)
     require_administers(actor, enrolment.programme_id)
+    if "status" in changes:
+        _refuse_ending_an_open_case(enrolment, changes["status"])
     errors = FieldErrors()
     if "mentor_id" in changes and changes["mentor_id"] != enrolment.mentor_id:
         _check_mentor(errors, changes["mentor_id"])

@@ -1,9 +1,11 @@
 """Attendance figures, computed in the database by aggregate SQL.
 
-Each counted mark falls in one category (DOMAIN.md): possible = every category but not_counted;
-attended = present + late + approved activity; attendance % = attended / possible; punctuality % =
-on time / attended. A late mark whose minutes late run past the register's close counts as an
-unauthorised absence. The current absence period is the run of unauthorised absences after the
+Each counted mark falls in one category: possible = every category but not_counted; attended =
+present + late + approved activity; attendance % = attended / possible. A late mark whose minutes
+late run past the register's close counts as an unauthorised absence, and so does the statutory
+`U` (arrived after the register closed): both are still arrivals, and not on time, so punctuality
+% = on time (present) / arrivals (present + late + arrived after the close). Approved activity
+off site is no arrival. The current absence period is the run of unauthorised absences after the
 learner's last counted mark of any other kind (not-counted marks neither start nor break a run).
 """
 
@@ -18,13 +20,15 @@ from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from casework.extensions import db
-from casework.models import Enrolment, Mark, MarkCategory, MarkCode, Session
+from casework.models import CodeSet, Enrolment, Mark, MarkCategory, MarkCode, Session
 from casework.sqlfuncs import date_of, minutes_between
 
 C = MarkCategory
 _PERIOD_CHUNK = 500  # enrolments per absence-period query
 # Any counted mark other than an unauthorised absence ends an absence period.
 _BREAKING = [c.value for c in (C.PRESENT, C.LATE, C.APPROVED_ACTIVITY, C.AUTHORISED)]
+# The one code whose meaning is "arrived after the register closed" (minutes late or not).
+_AFTER_CLOSE_CODE = (CodeSet.STATUTORY.value, "U")
 
 
 @dataclass(frozen=True)
@@ -44,11 +48,16 @@ class AttendanceFigures:
     authorised: int
     unauthorised: int  # includes arriving after the register closed
     not_counted: int
+    after_close: int  # arrived after the register closed: counted in unauthorised too
     absence_period: AbsencePeriod | None
 
     @property
     def attended(self) -> int:
         return self.present + self.late + self.approved_activity
+
+    @property
+    def arrivals(self) -> int:
+        return self.present + self.late + self.after_close
 
     @property
     def possible(self) -> int:
@@ -64,7 +73,7 @@ class AttendanceFigures:
 
     @property
     def punctuality(self) -> Fraction | None:
-        return Fraction(self.attended - self.late, self.attended) if self.attended else None
+        return Fraction(self.present, self.arrivals) if self.arrivals else None
 
     @property
     def attendance_percent(self) -> float | None:
@@ -82,19 +91,30 @@ class AttendanceFigures:
         return self.attendance <= limit if inclusive else self.attendance < limit
 
 
-def _effective_category(code_category, minutes_late, close_minutes) -> ColumnElement:
-    return case(
-        (
-            and_(code_category == C.LATE.value, minutes_late > close_minutes),
-            literal(C.UNAUTHORISED.value),
+def _past_close(minutes_late, close_minutes) -> ColumnElement:
+    return and_(MarkCode.category == C.LATE.value, minutes_late > close_minutes)
+
+
+def _after_close(minutes_late, close_minutes) -> ColumnElement:
+    """1 for an arrival after the register closed: a late mark past the close, the statutory `U`,
+    or any unauthorised mark that records how late the learner came; else 0."""
+    code_set, code = _AFTER_CLOSE_CODE
+    arrived = or_(
+        _past_close(minutes_late, close_minutes),
+        and_(
+            MarkCode.category == C.UNAUTHORISED.value,
+            or_(
+                minutes_late.is_not(None),
+                and_(MarkCode.code_set == code_set, MarkCode.code == code),
+            ),
         ),
-        else_=code_category,
     )
+    return case((arrived, 1), else_=0)
 
 
 def counted_marks(as_at: date, since: date | None, enrolment_ids: Iterable[int] | None):
     """One row per mark in scope: enrolment, mark, session, its start, effective category,
-    absence reason and evidence."""
+    absence reason, evidence, and whether it was an arrival after the register closed."""
     session = (
         select(
             Session.id,
@@ -104,7 +124,11 @@ def counted_marks(as_at: date, since: date | None, enrolment_ids: Iterable[int] 
         .where(Session.starts_at < datetime.combine(as_at + timedelta(days=1), time.min))
         .subquery("s")
     )
-    category = _effective_category(MarkCode.category, Mark.minutes_late, session.c.close_minutes)
+    close = session.c.close_minutes
+    category = case(
+        (_past_close(Mark.minutes_late, close), literal(C.UNAUTHORISED.value)),
+        else_=MarkCode.category,
+    )
     day = date_of(session.c.starts_at)
     query = (
         select(
@@ -115,6 +139,7 @@ def counted_marks(as_at: date, since: date | None, enrolment_ids: Iterable[int] 
             category.label("category"),
             Mark.absence_reason.label("reason"),
             Mark.evidence_ref.label("evidence"),
+            _after_close(Mark.minutes_late, close).label("after_close"),
         )
         .join(session, session.c.id == Mark.session_id)
         .join(MarkCode, MarkCode.id == Mark.code_id)
@@ -154,6 +179,7 @@ def attendance_figures(
         _count(cat, C.AUTHORISED),
         _count(cat, C.UNAUTHORISED),
         _count(cat, C.NOT_COUNTED),
+        func.coalesce(func.sum(marks.c.after_close), 0),
         func.max(case((cat.in_(_BREAKING), marks.c.starts_at))),
         func.max(case((cat == C.UNAUTHORISED.value, marks.c.starts_at))),
     ).group_by(marks.c.enrolment_id)
@@ -168,7 +194,7 @@ def attendance_figures(
     periods = dict(_absence_periods(as_at, since, open_periods))
     if ids is None:
         ids = list(db.session.scalars(select(Enrolment.id)))
-    zero = (0, 0, 0, 0, 0, 0)
+    zero = (0, 0, 0, 0, 0, 0, 0)
     return {
         eid: AttendanceFigures(eid, as_at, *counts.get(eid, zero), periods.get(eid)) for eid in ids
     }

@@ -64,6 +64,7 @@ def attendance_summary(rules: PolicyRules, enrolment_id: int, as_at: date) -> di
         "approved_activity": figures.approved_activity,
         "authorised": figures.authorised,
         "unauthorised": figures.unauthorised,
+        "after_close": figures.after_close,
         "not_counted": figures.not_counted,
         "sessions_missed": figures.sessions_missed,
         "threshold": verdict.words,

@@ -7,7 +7,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from casework.views.errors import register_error_handlers
-    from casework.views.overview import bp as overview_bp
+    from casework.views.home import bp as home_bp
 
-    app.register_blueprint(overview_bp)
+    app.register_blueprint(home_bp)
     register_error_handlers(app)

@@ -8,9 +8,11 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import func, select
 
+from casework.cases.scan import run_scan
 from casework.extensions import db
-from casework.models import Enrolment, EnrolmentStatus, ProgrammeRole, Role
+from casework.models import Case, CodeSet, Enrolment, EnrolmentStatus, ProgrammeRole, Role
 from tests.api.conftest import problem_type
+from tests.case_fixtures import fire
 from tests.records.world import World, build_world, make_user
 
 
@@ -309,6 +311,7 @@ def test_attendance_as_at_a_day(api_as, marked):
         "late": 1,
     }
     assert (figures["authorised"], figures["unauthorised"], figures["not_counted"]) == (0, 2, 1)
+    assert figures["after_close"] == 0  # two plain U marks: absences, not arrivals
     assert figures["approved_activity"] == 0 and figures["sessions_missed"] == 2
     assert figures["percent"] == pytest.approx(80.0)
     assert figures["punctuality_percent"] == pytest.approx(87.5)
@@ -354,3 +357,72 @@ def test_attendance_rejects_a_bad_day(api_as, marked, as_at):
 def test_attendance_is_as_visible_as_the_enrolment(api_as, marked, who):
     response = api_as(getattr(marked, who)).get(f"/enrolments/{marked.mine.id}/attendance")
     assert response.status_code == 404 and problem_type(response) == "not-found"
+
+
+# Ending an enrolment that has an open case
+
+
+@pytest.fixture
+def open_case(team, make, clock):
+    """``open_case(policy)``: a case the scan opened on a fresh enrolment under ``policy``."""
+
+    def build(policy_key: str = "003-green-labyrinth"):
+        t = team(policy_key)
+        enrolment = t.learner()
+        absent = "O" if t.programme.policy.code_set is CodeSet.STATUTORY else "U"
+        day = t.mark(enrolment, "P" * 8 + absent * 2)
+        clock(day)
+        run_scan(day)
+        case = db.session.scalars(select(Case).where(Case.enrolment_id == enrolment.id)).one()
+        return t, case, day
+
+    return build
+
+
+def enrolment_row(enrolment_id: int) -> tuple:
+    db.session.expire_all()
+    e = db.session.get(Enrolment, enrolment_id)
+    return (e.status, e.end_date, e.mentor_id, e.is_apprentice, e.is_dual_registered)
+
+
+@pytest.mark.parametrize(
+    ("policy", "status", "event"),
+    [
+        ("003-green-labyrinth", "withdrawn", "withdraw"),
+        ("003-green-labyrinth", "completed", "close"),
+        ("001-sts", "withdrawn", "withdraw"),
+        # No withdrawal in the schools' workflows: the case is closed first.
+        ("004-nxt-gen", "withdrawn", "close"),
+    ],
+)
+def test_an_open_case_refuses_ending_the_enrolment(api_as, open_case, policy, status, event):
+    t, case, _ = open_case(policy)
+    before = enrolment_row(case.enrolment_id)
+    body = {"status": status, "end_date": "2027-01-15", "is_dual_registered": True}
+    response = api_as(t.admin).patch(f"/enrolments/{case.enrolment_id}", json=body)
+    assert response.status_code == 409 and problem_type(response) == "case-open"
+    assert (response.json["case_id"], response.json["event"]) == (case.id, event)
+    assert f"open case ({case.id})" in response.json["detail"]
+    assert f"'{event}'" in response.json["detail"]
+    assert enrolment_row(case.enrolment_id) == before  # nothing changed, not even the flags
+    assert before[0] == EnrolmentStatus.ACTIVE
+
+
+def test_an_open_case_allows_other_changes(api_as, open_case):
+    t, case, _ = open_case()
+    body = {"status": "active", "end_date": "2027-01-15", "mentor_id": t.other_mentor.id}
+    response = api_as(t.admin).patch(f"/enrolments/{case.enrolment_id}", json=body)
+    assert response.status_code == 200, response.json
+    assert (response.json["status"], response.json["end_date"]) == ("active", "2027-01-15")
+    assert response.json["mentor_id"] == t.other_mentor.id
+
+
+def test_an_ended_case_no_longer_holds_the_enrolment(api_as, open_case):
+    t, case, day = open_case()
+    fire(t.mentor, case, "close", today=day, reason="no_further_action")
+    assert case.ended_at is not None
+    response = api_as(t.admin).patch(
+        f"/enrolments/{case.enrolment_id}", json={"status": "completed"}
+    )
+    assert response.status_code == 200, response.json
+    assert enrolment_row(case.enrolment_id)[0] == EnrolmentStatus.COMPLETED

@@ -80,6 +80,21 @@ def test_percentages_and_missed_sessions(make):
     assert figures.punctuality == Fraction(6, 8) and figures.punctuality_percent == 75.0
 
 
+def test_approved_activity_off_site_is_no_arrival(make):
+    enrolment = make.enrolment()
+    make.register(enrolment, "PLEE")
+    figures = figures_for(enrolment.id, AS_AT)
+    assert (figures.attended, figures.arrivals) == (4, 2)
+    assert figures.punctuality == Fraction(1, 2)
+
+
+def test_only_approved_activity_has_no_punctuality(make):
+    enrolment = make.enrolment()
+    make.register(enrolment, "EU")
+    figures = figures_for(enrolment.id, AS_AT)
+    assert figures.arrivals == 0 and figures.punctuality is None
+
+
 def test_all_not_counted(make):
     enrolment = make.enrolment()
     make.register(enrolment, "XXX")
@@ -96,6 +111,47 @@ def test_late_after_the_register_closed_is_unauthorised(make):
     figures = figures_for(enrolment.id, AS_AT)
     assert (figures.late, figures.unauthorised, figures.attended) == (1, 1, 1)
     assert figures.absence_period is not None and figures.absence_period.first_mark_id == late.id
+
+
+def test_further_education_arrival_after_the_close_is_not_on_time(make):
+    enrolment = make.enrolment()
+    marks = make.register(enrolment, "PPPLLU")
+    marks[3].minutes_late = 10  # late, before the close
+    marks[4].minutes_late = 31  # after the close: an unauthorised absence, but an arrival
+    figures = figures_for(enrolment.id, AS_AT)
+    assert (figures.present, figures.late, figures.unauthorised) == (3, 1, 2)
+    assert (figures.after_close, figures.arrivals, figures.attended) == (1, 5, 4)
+    # On time / arrivals: the plain U (no arrival recorded) is no arrival.
+    assert figures.punctuality == Fraction(3, 5) and figures.punctuality_percent == 60.0
+    assert figures.attendance == Fraction(4, 6)
+
+
+def test_further_education_unauthorised_mark_with_minutes_late_is_an_arrival(make):
+    enrolment = make.enrolment()
+    _present, came = make.register(enrolment, "PU")
+    came.minutes_late = 45
+    figures = figures_for(enrolment.id, AS_AT)
+    assert (figures.unauthorised, figures.after_close) == (1, 1)
+    assert figures.punctuality == Fraction(1, 2)
+
+
+def test_statutory_u_is_an_arrival_after_the_close(make):
+    enrolment = make.enrolment(programme=make.programme("004-nxt-gen"))
+    make.register(enrolment, ["/", "\\", "L", "U", "O", "N", "K"])
+    figures = figures_for(enrolment.id, AS_AT)
+    assert (figures.present, figures.late, figures.unauthorised) == (2, 1, 3)
+    assert (figures.after_close, figures.arrivals) == (1, 4)
+    assert figures.punctuality == Fraction(2, 4) and figures.punctuality_percent == 50.0
+    assert (figures.attended, figures.possible) == (4, 7)
+
+
+def test_statutory_late_past_the_close_is_an_arrival_after_it(make):
+    enrolment = make.enrolment(programme=make.programme("002-ap-schools"))
+    _on_time, late, after = make.register(enrolment, ["/", "L", "L"])
+    late.minutes_late, after.minutes_late = 20, 40
+    figures = figures_for(enrolment.id, AS_AT)
+    assert (figures.late, figures.unauthorised, figures.after_close) == (1, 1, 1)
+    assert figures.punctuality == Fraction(1, 3)
 
 
 @pytest.mark.parametrize("open_minutes", [7, 10, 15, 30, 45, 59])

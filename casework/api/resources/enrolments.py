@@ -12,6 +12,7 @@ from casework.api import api_blueprint
 from casework.api.auth import caller
 from casework.api.idempotency import HEADER_DOC, idempotent
 from casework.api.pagination import PAGINATION, SelectPage
+from casework.api.problems import PROBLEM_JSON, ProblemSchema
 from casework.api.resources.programmes import StaffSchema
 from casework.fields import LocalDateTime, day, record_id
 from casework.models import EnrolmentStatus
@@ -83,7 +84,8 @@ class EnrolmentAttendanceSchema(Schema):
     window_start = fields.Date(metadata={"description": "The policy's window starts here."})
     percent = fields.Float(allow_none=True, metadata={"description": "Attended / possible."})
     punctuality_percent = fields.Float(
-        allow_none=True, metadata={"description": "On time / attended."}
+        allow_none=True,
+        metadata={"description": "On time / arrivals (present, late, arrived after the close)."},
     )
     possible = fields.Integer()
     attended = fields.Integer()
@@ -92,6 +94,7 @@ class EnrolmentAttendanceSchema(Schema):
     approved_activity = fields.Integer()
     authorised = fields.Integer()
     unauthorised = fields.Integer(metadata={"description": "Including arrivals after close."})
+    after_close = fields.Integer(metadata={"description": "Arrived after the register closed."})
     not_counted = fields.Integer()
     sessions_missed = fields.Integer()
     threshold = fields.String(metadata={"description": 'The policy\'s words, e.g. "below 90%".'})
@@ -135,9 +138,18 @@ class EnrolmentById(MethodView):
 
     @blp.arguments(EnrolmentChangeSchema)
     @blp.response(200, EnrolmentSchema)
+    @blp.alt_response(
+        409,
+        schema=ProblemSchema,
+        content_type=PROBLEM_JSON,
+        description="case-open: the enrolment has an open case; nothing changed. `case_id` "
+        "and `event` name the case and the event that ends the enrolment instead.",
+    )
     def patch(self, body, enrolment_id: int):
         """Change the mentor, end date, status or flags (administrators, the programme's
-        administration officers)."""
+        administration officers). While the enrolment has an open case, a status other than
+        `active` is refused: withdraw through the case's `withdraw` event, or `close` the case
+        before completing."""
         return enrolments.update_enrolment(caller(), enrolment_id, body)
 
 
