@@ -1,4 +1,4 @@
-"""Who sees what and may act on what, enforced by the service (docs/workflow.md, "Who sees what")."""
+"""Who sees what and may act on what, enforced by the service (docs/workflow.md)."""
 
 from __future__ import annotations
 

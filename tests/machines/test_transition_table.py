@@ -1,7 +1,7 @@
 """Every (policy, stage, event) triple of the workflow, fired through the service.
 
 The expected table is written out here, independently of ``casework.machines.workflow``: the
-canonical workflow (docs/workflow.md) as an explicit ``(stage, event) -> target`` dict, the stages each
+canonical workflow as an explicit ``(stage, event) -> target`` dict, the stages each
 policy can reach as explicit sets, and per policy only what its file says (which events it
 enables, and the ``from`` list that narrows one). The code under test is never asked what the
 expectation is.
