@@ -19,7 +19,7 @@ import csv
 import io
 import random
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, distinct, func, select
@@ -47,6 +47,7 @@ from casework.models import (
     UserRole,
     academic_year_of,
 )
+from casework.policies import document_sha256, validated
 from casework.policies.rules import rules_of
 from casework.registers.importing import COLUMNS, import_register
 from casework.tokens import create_token
@@ -636,8 +637,27 @@ def build_demo(today: date | None = None, seed: int = 7) -> DemoSummary:
         raise
 
 
+def _fill_letterheads(policies: dict[str, Policy]) -> None:
+    """The shipped policies leave the letterhead and the attendance contact to each provider;
+    the demo fills them with made-up details so its letters look as a provider's would."""
+    for key, policy in policies.items():
+        site = f"{key.split('-', 1)[1]}.example.org"
+        letters = {
+            **asdict(rules_of(policy).letters),
+            "address": "1 Station Road, Canterbury CT1 2AA",
+            "phone": "01632 960 000",  # a number set aside for drama and examples
+            "email": f"attendance@{site}",
+            "website": f"https://{site}",
+            "contact_name": "The attendance team",
+            "contact_email": f"attendance@{site}",
+        }
+        policy.document = validated({**policy.document, "letters": letters})
+        policy.sha256 = document_sha256(policy.document)
+
+
 def _build(today: date, rng: random.Random, people: _People) -> DemoSummary:
     policies = _ensure_empty()
+    _fill_letterheads(policies)
     academic_year, days = demo_period(today)
     year_start = next(_half_terms(academic_year))[0]
 

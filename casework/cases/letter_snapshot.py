@@ -25,7 +25,7 @@ from casework.models import (
     User,
 )
 from casework.policies.rules import PolicyRules, rules_of
-from casework.registers.figures import AttendanceFigures, figures_for, unexplained_absences
+from casework.registers.figures import AttendanceFigures, figures_for
 from casework.registers.thresholds import judge, window_start
 from casework.scope import case_roles
 from casework.workdays import add_working_days
@@ -45,7 +45,7 @@ class EventView:
 
     @property
     def unexplained(self) -> int:
-        return self.common["figures"]["unexplained"] or 0
+        return self.common["figures"]["unexplained"]
 
 
 def case_ref(case: Case, event: CaseEvent) -> str:
@@ -59,13 +59,10 @@ def event_view(
     today: date,
     *,
     figures: AttendanceFigures | None = None,
-    count_unexplained: bool = True,
 ) -> EventView:
     """Figures, dates, people and words as at ``today`` (the action's as-at date).
 
-    ``figures``: as at ``today`` already (the scan computes everyone's at once). The count of
-    unexplained absences costs a query of its own, so it is made only where a recipient depends
-    on it (``count_unexplained``)."""
+    ``figures``: as at ``today`` already (the scan computes everyone's at once)."""
     enrolment = case.enrolment
     learner = enrolment.learner
     rules = rules_of(case.policy)
@@ -97,11 +94,7 @@ def event_view(
             "attended": figures.attended,
             "sessions_missed": figures.sessions_missed,
             "unauthorised": figures.unauthorised,
-            "unexplained": (
-                unexplained_absences(enrolment.id, today, since=since)
-                if count_unexplained
-                else None  # not counted: no recipient depends on it
-            ),
+            "unexplained": figures.unexplained,
             "threshold": verdict.words,
             "below_threshold": verdict.below,
             "target_percent": rules.attendance.target_percent,

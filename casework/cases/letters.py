@@ -59,16 +59,6 @@ def recipients(
     return [(kind, key, contact_id) for key, (kind, _unused, contact_id) in out.items()]
 
 
-def _extended_reach(case: Case, spec: EventRules, today: date) -> bool:
-    """Whether a recipient depends on unexplained absence: a ``parent_carer_extended`` letter to
-    a learner past the usual age for parents and carers but within the extended one."""
-    if not any("parent_carer_extended" in letter.to for letter in spec.letters):
-        return False
-    contacts = rules_of(case.policy).contacts
-    age = case.enrolment.learner.age_on(today)
-    return contacts.parent_carer_under_age <= age < (contacts.parent_carer_extended_under_age or 0)
-
-
 def record_letter_jobs(
     case: Case,
     event: CaseEvent,
@@ -85,13 +75,7 @@ def record_letter_jobs(
     # Nothing read here depends on rows still pending, and a flush per case would undo the bulk
     # scan's single INSERT.
     with db.session.no_autoflush:
-        view = event_view(
-            case,
-            event,
-            today,
-            figures=figures,
-            count_unexplained=_extended_reach(case, spec, today),
-        )
+        view = event_view(case, event, today, figures=figures)
     jobs = []
     for letter in spec.letters:
         to = recipients(case, list(letter.to), today, unexplained_absence=view.unexplained > 0)

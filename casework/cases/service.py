@@ -204,10 +204,10 @@ def _send(step: Step) -> ActionResult:
         machine.change(step)
         return ActionResult(case, step.audit, [])
     spec = rules_of(case.policy).workflow.event(step.name)
-    names = {e.id for e in machine.allowed_events}
-    if spec is None or step.name not in names:
+    enabled = [e.id for e in machine.enabled_events(step=step)]  # the machine's own answer
+    if spec is None or step.name not in {e.id for e in machine.allowed_events}:
         here = stage_name(case, case.state)
-        allowed = [e.id for e in machine.enabled_events(step=step)]
+        allowed = enabled
         if spec is None:
             raise NotAllowed(
                 f"'{step.name}' is not a step of {case.policy.provider}'s process.",
@@ -216,13 +216,15 @@ def _send(step: Step) -> ActionResult:
         raise NotAllowed(
             f"'{spec.label}' is not possible while the case is at '{here}'.", allowed=allowed
         )
+    if step.name not in enabled:
+        raise refusal(spec)  # the stage allows it; the actor's part in the case does not
     if spec.event in (Event.OPEN, Event.CLOSE) and step.judgement is None:
         step.figures, step.judgement = _attendance(case, step.today)
         step.absence_period = step.figures.absence_period
     try:
         machine.send(step.name, step=step)
-    except TransitionNotAllowed:
-        raise refusal(spec) from None  # the stage allows it: the actor's part does not
+    except TransitionNotAllowed:  # not expected after the checks above: the same refusal
+        raise refusal(spec) from None
     if step.flush:
         db.session.flush()
     return ActionResult(case, step.audit, step.letters)

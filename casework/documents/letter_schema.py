@@ -34,8 +34,7 @@ class FiguresSchema(_Block):
     attended = fields.Integer()
     sessions_missed = fields.Integer()
     unauthorised = fields.Integer()
-    # Unauthorised or without a reason; None where no recipient depended on the count.
-    unexplained = fields.Integer(allow_none=True, dump_default=None)
+    unexplained = fields.Integer(dump_default=0)  # unauthorised or without a reason
     threshold = fields.String()  # "below 90%" or "at or below 90%"
     below_threshold = fields.Boolean(dump_default=False)  # still where the policy steps in
     target_percent = fields.Float()

@@ -55,8 +55,22 @@ def load_policy_file(path: Path) -> LoadedPolicy:
         problems = "; ".join(_flatten(exc.messages))
         raise PolicyFileError(f"{path.name}: {problems}") from exc
     document = schema.dump(loaded)
+    return LoadedPolicy(path, document, document_sha256(document))
+
+
+def document_sha256(document: dict[str, Any]) -> str:
+    """A validated document's hash: its version, for the machine and rules caches."""
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
-    return LoadedPolicy(path, document, hashlib.sha256(canonical.encode()).hexdigest())
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validated(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` checked and normalised as a policy file's would be."""
+    schema = PolicySchema()
+    try:
+        return schema.dump(schema.load(document))
+    except ValidationError as exc:
+        raise PolicyFileError("; ".join(_flatten(exc.messages))) from exc
 
 
 def load_policies(directory: Path = POLICY_DIR) -> list[LoadedPolicy]:

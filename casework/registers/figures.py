@@ -49,7 +49,14 @@ class AttendanceFigures:
     unauthorised: int  # includes arriving after the register closed
     not_counted: int
     after_close: int  # arrived after the register closed: counted in unauthorised too
+    authorised_without_reason: int  # authorised, but no reason recorded
     absence_period: AbsencePeriod | None
+
+    @property
+    def unexplained(self) -> int:
+        """Absences with no accepted explanation: unauthorised, or authorised with no reason
+        recorded (what 003 section 4.3 calls unexplained absence)."""
+        return self.unauthorised + self.authorised_without_reason
 
     @property
     def attended(self) -> int:
@@ -180,6 +187,10 @@ def attendance_figures(
         _count(cat, C.UNAUTHORISED),
         _count(cat, C.NOT_COUNTED),
         func.coalesce(func.sum(marks.c.after_close), 0),
+        func.coalesce(
+            func.sum(case((and_(cat == C.AUTHORISED.value, marks.c.reason.is_(None)), 1), else_=0)),
+            0,
+        ),
         func.max(case((cat.in_(_BREAKING), marks.c.starts_at))),
         func.max(case((cat == C.UNAUTHORISED.value, marks.c.starts_at))),
     ).group_by(marks.c.enrolment_id)
@@ -194,7 +205,7 @@ def attendance_figures(
     periods = dict(_absence_periods(as_at, since, open_periods))
     if ids is None:
         ids = list(db.session.scalars(select(Enrolment.id)))
-    zero = (0, 0, 0, 0, 0, 0, 0)
+    zero = (0, 0, 0, 0, 0, 0, 0, 0)
     return {
         eid: AttendanceFigures(eid, as_at, *counts.get(eid, zero), periods.get(eid)) for eid in ids
     }
@@ -245,14 +256,3 @@ def _absence_periods(
         ).where(ranked.c.position == 1)
         for eid, sessions, mark_id, started_at in db.session.execute(first):
             yield eid, AbsencePeriod(sessions, mark_id, started_at)
-
-
-def unexplained_absences(enrolment_id: int, as_at: date, *, since: date | None = None) -> int:
-    """Absences in the window with no accepted explanation: unauthorised, or authorised with no
-    reason recorded (003 section 4.3's "unexplained absence")."""
-    marks = counted_marks(as_at, since, [enrolment_id]).subquery("m")
-    unexplained = or_(
-        marks.c.category == C.UNAUTHORISED.value,
-        and_(marks.c.category == C.AUTHORISED.value, marks.c.reason.is_(None)),
-    )
-    return db.session.scalar(select(func.count()).select_from(marks).where(unexplained))

@@ -7,6 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from casework.extensions import db
+from casework.machines.events import Change
+from casework.machines.workflow import Event
 from casework.models import Case, CaseEvent
 from tests.api.conftest import problem_type, warning
 from tests.case_fixtures import PLAN
@@ -228,3 +230,66 @@ def test_bad_json_is_a_problem_not_a_page(api_as, opened):
     )
     assert response.status_code in (400, 422)
     assert response.content_type == "application/problem+json"
+
+
+def test_a_409_offers_exactly_what_the_caller_may_fire(api_as, opened):
+    """The allowed list of a refusal is the caller's own events_allowed: at a verbal warning a
+    tutor is not offered the written warning (003 gives it to the head alone)."""
+    t, case = opened
+    warned = api_as(t.mentor).post(
+        f"/cases/{case.id}/events", json=warning(), headers={"If-Match": f'"{case.version}"'}
+    )
+    assert warned.status_code == 200, warned.json
+    offered = {}
+    for who in ("mentor", "head"):
+        api = api_as(getattr(t, who))
+        read = api.get(f"/cases/{case.id}")
+        may = [e["event"] for e in read.json["events_allowed"]]
+        body = {"event": "withdraw", "note": "n", "data": {"reason": "x"}}
+        response = api.post(
+            f"/cases/{case.id}/events", json=body, headers={"If-Match": read.headers["ETag"]}
+        )
+        assert response.status_code == 409 and problem_type(response) == "not-allowed"
+        assert response.json["allowed"] == may
+        offered[who] = set(may)
+    assert "issue_written_warning" in offered["head"] - offered["mentor"]
+    assert {"refer_fitness_to_study", "close"} <= offered["mentor"]
+    head_only = api_as(t.mentor).post(
+        f"/cases/{case.id}/events",
+        json={"event": "issue_written_warning", "note": "n", "data": {"action_plan": PLAN}},
+        headers={"If-Match": f'"{warned.json["version"]}"'},
+    )
+    assert head_only.status_code == 403 and problem_type(head_only) == "forbidden"
+
+
+def test_openapi_describes_each_events_data(api_as, opened):
+    """One request schema per event and change, selected by the event's name, so a caller can
+    see that a verbal warning takes an action plan with targets, support and review dates."""
+    t, _case = opened
+    document = api_as(t.head).get("/openapi.json").json
+    body = document["paths"]["/api/v1/cases/{case_id}/events"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    mapping = schema["discriminator"]["mapping"]
+    assert schema["discriminator"]["propertyName"] == "event"
+    assert [{"$ref": ref} for ref in mapping.values()] == schema["oneOf"]
+    expected = {e.value for e in Event} - {"open"} | {c.value for c in Change} - {
+        "record_occurrence"
+    }
+    assert set(mapping) == expected
+    components = document["components"]["schemas"]
+
+    def data_of(event: str) -> dict:
+        body_schema = components[mapping[event].rsplit("/", 1)[1]]
+        assert body_schema["properties"]["event"]["enum"] == [event]
+        return components[body_schema["properties"]["data"]["$ref"].rsplit("/", 1)[1]]
+
+    plan = data_of("give_verbal_warning")["properties"]["action_plan"]
+    plan_schema = components[plan["allOf"][0]["$ref"].rsplit("/", 1)[1]]
+    assert set(plan_schema["required"]) == {"targets", "support", "review_dates"}
+    assert data_of("convene_panel")["required"] == ["panel"]
+    assert set(data_of("record_review")["required"]) == {"reviewed_on", "outcome"}
+    assert data_of("complete_due_item")["properties"]["due_item_id"]["maximum"] == 2**31 - 1
+    assert data_of("close")["properties"]["reason"]["enum"] == [
+        "attendance_restored",
+        "no_further_action",
+    ]
