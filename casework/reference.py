@@ -53,19 +53,19 @@ def sync_reference_data() -> SyncReport:
     existing = {p.key: p for p in db.session.scalars(select(Policy))}
     added = updated = 0
     for loaded in load_policies():
-        doc = loaded.document
+        rules = loaded.rules
         values = dict(
-            provider=doc["provider"],
-            title=doc["title"],
-            code_set=CodeSet(doc["code_set"]),
-            threshold_percent=doc["attendance"]["threshold_percent"],
-            minimum_sessions=doc["attendance"]["minimum_sessions"],
-            document=doc,
+            provider=rules.provider,
+            title=rules.title,
+            code_set=rules.code_set,
+            threshold_percent=rules.attendance.threshold_percent,
+            minimum_sessions=rules.attendance.minimum_sessions,
+            document=loaded.document,
             sha256=loaded.sha256,
         )
-        row = existing.get(doc["key"])
+        row = existing.get(rules.key)
         if row is None:
-            db.session.add(Policy(key=doc["key"], **values))
+            db.session.add(Policy(key=rules.key, **values))
             added += 1
         elif row.sha256 != loaded.sha256:
             for name, value in values.items():

@@ -1,4 +1,5 @@
-"""Who sees what and may act on what, as queries and checks (docs/workflow.md, "Who sees what").
+"""Who sees what and may act on what, as queries and checks (docs/workflow.md, "Who sees and
+does what").
 
 Every read of cases goes through ``visible_cases``; a case outside a user's scope is reported as
 not found, never as forbidden, so its existence does not leak.

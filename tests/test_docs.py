@@ -39,6 +39,38 @@ def test_each_policy_reads_as_its_file_says(key):
             assert name.lower() in text.lower(), name
 
 
+# How the docs' tables name each recipient kind of a policy file's `to` lists.
+RECIPIENT_WORDS = {
+    "learner": "learner",
+    "parent_carer": "parent/carer",
+    "parent_carer_extended": "parent/carer (under 25)",
+    "employer": "employer",
+    "main_school": "main school",
+}
+
+
+@pytest.mark.parametrize("key", sorted(POLICIES))
+def test_each_events_letters_go_to_whom_the_file_says(key):
+    rules, text = POLICIES[key], section(key)
+    for event, spec in rules.workflow.events.items():
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{event.value}`:"))
+        cell = row.rstrip(" |").rsplit("|", 1)[1].strip()
+        documented = {
+            letter.split(" → ")[0].strip(): set(letter.split(" → ")[1].split(", "))
+            for letter in cell.split("; ")
+            if " → " in letter
+        }
+        wanted = {
+            letter.template.replace("_", " "): {RECIPIENT_WORDS[kind] for kind in letter.to}
+            for letter in spec.letters
+        }
+        assert set(map(frozenset, documented.values())) == set(map(frozenset, wanted.values())), (
+            event,
+            documented,
+            wanted,
+        )
+
+
 @pytest.mark.parametrize("name", ["docs/workflow.md", "README.md", "bench/README.md"])
 def test_docs_point_at_nothing_outside_the_repository(name):
     text = (ROOT / name).read_text(encoding="utf-8")

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from casework.documents.letter_schema import LetterSchema
 from casework.documents.titles import SUPPORT_LETTERS, title_of
 from casework.extensions import db
+from casework.machines.effects import current_plan
 from casework.machines.workflow import Event, Stage
 from casework.models import (
-    ActionPlan,
     Case,
     CaseEvent,
     Contact,
@@ -71,7 +71,7 @@ def event_view(
         figures = figures_for(enrolment.id, today, since=since)
     verdict = judge(rules, figures)
     data = event.data or {}
-    plan = _plan(case, data)
+    plan = _plan(case, event, data)
     panel = data.get("panel")
     workflow = rules.workflow
     sender = event.actor
@@ -174,18 +174,18 @@ def _person(user: User, role: str) -> dict[str, str | None]:
     return {"name": user.name, "role": role, "email": user.email, "phone": None}
 
 
-def _plan(case: Case, data: dict[str, Any]) -> dict[str, Any] | None:
-    """The plan in force after the event: its own, else the case's latest."""
+def _plan(case: Case, event: CaseEvent, data: dict[str, Any]) -> dict[str, Any] | None:
+    """The plan in force after the event: its own, else the case's latest (a case being opened
+    has none yet)."""
     plan = data.get("action_plan")
-    if plan is None:
-        row = db.session.scalars(
-            select(ActionPlan).where(ActionPlan.case_id == case.id).order_by(ActionPlan.id.desc())
-        ).first()
-        plan = (
-            {"targets": row.targets, "support": row.support, "review_dates": row.review_dates}
-            if row
-            else None
-        )
+    if plan is None and event.name != Event.OPEN:
+        row = current_plan(case)
+        if row is not None:
+            plan = {
+                "targets": row.targets,
+                "support": row.support,
+                "review_dates": row.review_dates,
+            }
     if plan is None:
         return None
     return {

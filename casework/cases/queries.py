@@ -2,7 +2,7 @@
 and its letters; what is due across a user's learners; a learner's own action plans.
 
 Everything leaves through a marshmallow schema as plain data; special-category circumstances are
-left out for anyone not entitled to them (docs/workflow.md, "Data protection").
+left out for anyone not entitled to them (docs/workflow.md, "Who sees and does what").
 """
 
 from __future__ import annotations

@@ -235,7 +235,7 @@ def _occurrences(as_at, report, open_cases, below, judgements, figures, since_of
                     "first_mark_id": mark_id,
                 },
                 judgement,
-                replace(figures[eid], absence_period=period),
+                replace(figures[eid], absence_period=period),  # the new period, not the current
             )
         )
     for result in service.act_batch(requests, as_at):

@@ -25,7 +25,7 @@ from casework.extensions import db
 from casework.machines.case import CaseMachine, Step, machine_class, refusal
 from casework.machines.effects import current_plan
 from casework.machines.events import Change
-from casework.machines.workflow import Event
+from casework.machines.workflow import Event, Stage
 from casework.models import Case, CaseEvent, Enrolment, LetterJob, User
 from casework.models.types import utcnow
 from casework.policies.rules import rules_of
@@ -113,13 +113,15 @@ def act(
             db.session.commit()
         return result
     except StaleDataError as exc:
-        db.session.rollback()
+        if commit:
+            db.session.rollback()
         raise Stale(
             "Someone else changed this case while you were acting on it; reload it and try again.",
             current_version=-1,
         ) from exc
     except BaseException:
-        db.session.rollback()
+        if commit:  # otherwise the caller owns the transaction (a savepoint, a batch)
+            db.session.rollback()
         raise
 
 
@@ -133,12 +135,15 @@ def act_batch(requests: Iterable[Request], today: date) -> list[ActionResult]:
         db.session.add_all(new)
         db.session.flush()  # one multi-row INSERT gives every new case its id
     results = []
-    for request in requests:
-        step = _step(request.case, SCAN, request.event, request.note, request.data, today)
-        step.judgement, step.figures = request.judgement, request.figures
-        step.absence_period = request.figures.absence_period
-        step.flush = False
-        results.append(_send(step))
+    # No flush per case: the rows each step adds go out together below. The new cases are in
+    # the database already, so the guards' queries see them.
+    with db.session.no_autoflush:
+        for request in requests:
+            step = _step(request.case, SCAN, request.event, request.note, request.data, today)
+            step.judgement, step.figures = request.judgement, request.figures
+            step.absence_period = request.figures.absence_period
+            step.flush = False
+            results.append(_send(step))
     db.session.flush()
     return results
 
@@ -251,6 +256,7 @@ def new_case(enrolment: Enrolment, today: date) -> Case:
     return Case(
         enrolment=enrolment,
         policy=enrolment.programme.policy,
+        state=Stage.NEW.value,  # where the machine starts; the open event leaves it
         opened_on=today,
         occurrence_count=0,
         event_count=0,

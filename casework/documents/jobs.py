@@ -41,8 +41,9 @@ def render_job(job_id: int) -> Letter | None:
         pdf = letter_pdf(data)
     except (Exception, FatalURLFetchingError) as exc:  # the job records why, the case shows it
         job.attempts += 1
-        job.status = LetterStatus.FAILED
-        reason = str(exc) if isinstance(exc, LetterRefused) else f"{type(exc).__name__}: {exc}"
+        refused = isinstance(exc, LetterRefused)  # retrying cannot help: staff must act
+        job.status = LetterStatus.REFUSED if refused else LetterStatus.FAILED
+        reason = str(exc) if refused else f"{type(exc).__name__}: {exc}"
         job.last_error = reason[:MAX_ERROR]
         db.session.commit()
         return None
@@ -85,7 +86,7 @@ def render_jobs(job_ids: Iterable[int]) -> tuple[int, int]:
 
 
 def pending_jobs() -> list[int]:
-    """Jobs waiting for a letter or to be retried, oldest first."""
+    """Jobs waiting for a letter or to be retried, oldest first (not refused ones)."""
     return list(
         db.session.scalars(
             select(LetterJob.id)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from marshmallow import Schema
 from sqlalchemy import select
 from statemachine import State, StateMachine
 from statemachine.event import Event as MachineEvent
@@ -88,6 +89,15 @@ def _joined(words: list[str]) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
 
 
+def _load(step: Step, schema: Schema) -> None:
+    """The step's data through its schema, and (from staff) a note saying why; or refused."""
+    step.data, errors = load_data(schema, step.given)
+    if not step.is_scan and (problem := note_error(step.note)):
+        errors = {**(errors or {}), **problem}
+    if errors:
+        raise InvalidData("Some details are missing or wrong.", errors=errors)
+
+
 def refusal(spec: EventRules) -> Forbidden:
     """Why an actor with no part the policy names for ``spec`` may not fire it."""
     who = _joined([ROLE_WORDS[r] for r in spec.roles])
@@ -113,11 +123,7 @@ class CaseMachine(StateMachine):
 
     def data_valid(self, step: Step, event: MachineEvent) -> None:
         spec = self.spec(event.id)
-        step.data, errors = load_data(event_schema(spec.event, spec.action_plan), step.given)
-        if not step.is_scan and (problem := note_error(step.note)):
-            errors = {**(errors or {}), **problem}
-        if errors:
-            raise InvalidData("Some details are missing or wrong.", errors=errors)
+        _load(step, event_schema(spec.event, spec.action_plan))
 
     def may_open(self, step: Step) -> None:
         case = step.case
@@ -189,6 +195,8 @@ class CaseMachine(StateMachine):
     def on_transition(self, step: Step, event: MachineEvent, target: State) -> None:
         case, audit = step.case, step.audit
         assert audit is not None  # the AuditTrail listener wrote it before the effects
+        if audit.id is None and event.id != Event.OPEN:
+            db.session.flush()  # the effects below refer to the event by its id
         if event.id != Event.OPEN:
             effects.decide_pending(case, audit, step.now)
         if step.data.get("circumstances"):
@@ -225,11 +233,7 @@ class CaseMachine(StateMachine):
         """Make a change that is not a transition: who may, its data, its audit, its effect."""
         definition = CHANGES[Change(step.name)]
         self._check_who(definition, step)
-        step.data, errors = load_data(definition.data(), step.given)
-        if not step.is_scan and (problem := note_error(step.note)):
-            errors = {**(errors or {}), **problem}
-        if errors:
-            raise InvalidData("Some details are missing or wrong.", errors=errors)
+        _load(step, definition.data())
         if definition.open_only and not step.case.is_open:
             raise GuardFailed("The case has ended; it can no longer change.")
         for listener in self.active_listeners:
@@ -278,12 +282,14 @@ class CaseMachine(StateMachine):
         effects.complete_due_item(step.case, step.data["due_item_id"], step.now)
 
     def on_record_occurrence(self, step: Step) -> None:
-        effects.record_occurrence(
-            step.case,
-            step.today,
-            step.data.get("attendance_percent"),
-            step.absence_period,
+        data = step.data
+        started = data.get("absence_started_at")
+        period = step.absence_period or (
+            AbsencePeriod(0, data["first_mark_id"], datetime.fromisoformat(started))
+            if started and data.get("first_mark_id")
+            else None
         )
+        effects.record_occurrence(step.case, step.today, data.get("attendance_percent"), period)
 
 
 _classes: dict[tuple[str, str], type[CaseMachine]] = {}

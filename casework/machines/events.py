@@ -20,22 +20,15 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from casework.fields import record_id, storable
+from casework.fields import record_id, storable, text
 from casework.machines.workflow import Event
 from casework.models import ReviewOutcome
 
 NOTE_LIMIT = 4000
 
 
-def _text_rule(max_length: int, min_length: int = 1) -> list:
-    return [validate.Length(min=min_length, max=max_length), storable]
-
-
-_TEXT = _text_rule(4000)
-
-
 def _text(required: bool = True, description: str = "") -> fields.String:
-    return fields.String(required=required, validate=_TEXT, metadata={"description": description})
+    return text(4000, required=required, metadata={"description": description})
 
 
 class _Data(Schema):
@@ -45,13 +38,13 @@ class _Data(Schema):
 
 class ActionPlanSchema(_Data):
     targets = fields.List(
-        fields.String(validate=_TEXT),
+        text(4000),
         required=True,
         validate=validate.Length(1, 50),
         metadata={"description": "What the learner will do, e.g. 'Attend every session'."},
     )
     support = fields.List(
-        fields.String(validate=_TEXT),
+        text(4000),
         required=True,
         validate=validate.Length(1, 50),
         metadata={"description": "The support agreed, e.g. 'Weekly check-in with the mentor'."},
@@ -67,10 +60,8 @@ class ActionPlanSchema(_Data):
 class PanelSchema(_Data):
     date = fields.Date(required=True)
     time = fields.Time(required=True, format="%H:%M", metadata={"description": "HH:MM"})
-    place = fields.String(required=True, validate=_text_rule(200))
-    members = fields.List(
-        fields.String(validate=_text_rule(200)), required=True, validate=validate.Length(1, 20)
-    )
+    place = text(200, required=True)
+    members = fields.List(text(200), required=True, validate=validate.Length(1, 20))
 
 
 class NoData(_Data):
@@ -113,7 +104,7 @@ class CircumstancesData(_Data):
 class ReviewData(_Data):
     reviewed_on = fields.Date(required=True)
     outcome = fields.Enum(ReviewOutcome, by_value=True, required=True)
-    notes = fields.String(load_default="", validate=_text_rule(4000, min_length=0))
+    notes = text(4000, min_length=0, load_default="")
 
 
 class DueItemData(_Data):

@@ -213,7 +213,8 @@ class DueItem(db.Model):
 class LetterStatus(enum.StrEnum):
     PENDING = "pending"
     RENDERED = "rendered"
-    FAILED = "failed"
+    FAILED = "failed"  # retried by the next run
+    REFUSED = "refused"  # can never be sent as it stands (e.g. no one to reply to): not retried
 
 
 class LetterJob(db.Model):

@@ -28,10 +28,5 @@ class Policy(db.Model):
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     sha256: Mapped[str] = mapped_column(String(64))
 
-    @property
-    def threshold_inclusive(self) -> bool:
-        """True where reaching the threshold is already a concern (statutory "at or below")."""
-        return self.document["attendance"]["threshold_rule"] == "at_or_below"
-
     def __repr__(self) -> str:
         return f"<Policy {self.key}>"

@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from casework import scope
 from casework.errors import CaseOpen
 from casework.extensions import db
+from casework.machines.workflow import Event, enabled_transitions
 from casework.models import (
     Case,
     Enrolment,
@@ -141,20 +142,34 @@ def _refuse_ending_an_open_case(enrolment: Enrolment, status: EnrolmentStatus) -
     ).one_or_none()
     if case is None:
         return
-    # Withdrawing is the case's own event where the policy has one; otherwise end the case first.
-    withdraws = status is EnrolmentStatus.WITHDRAWN
-    if withdraws and rules_of(case.policy).workflow.event("withdraw") is not None:
+    # Withdrawing is the case's own event where its stage allows it; otherwise end the case first.
+    workflow = rules_of(case.policy).workflow
+    withdrawals = [
+        source
+        for event, source, _target in enabled_transitions(
+            {e: spec.from_stages for e, spec in workflow.events.items()}
+        )
+        if event is Event.WITHDRAW
+    ]
+    if status is EnrolmentStatus.WITHDRAWN and case.state in withdrawals:
         raise CaseOpen(
             f"Enrolment {enrolment.id} has an open case ({case.id}): withdraw the learner "
             f"with the case's 'withdraw' event, not by changing the enrolment's status.",
             case_id=case.id,
-            event="withdraw",
+            event=Event.WITHDRAW.value,
+        )
+    where = ""
+    if status is EnrolmentStatus.WITHDRAWN and withdrawals:
+        stages = ", ".join(f"'{workflow.stage_name(s)}'" for s in withdrawals)
+        where = (
+            f" The case is at '{workflow.stage_name(case.state)}'; its policy withdraws a "
+            f"learner only from {stages}."
         )
     raise CaseOpen(
         f"Enrolment {enrolment.id} has an open case ({case.id}): end it with the case's "
-        f"'close' event before marking the enrolment {status.value}.",
+        f"'close' event before marking the enrolment {status.value}.{where}",
         case_id=case.id,
-        event="close",
+        event=Event.CLOSE.value,
     )
 
 

@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 
 from casework.cases.scan import run_scan
 from casework.extensions import db
+from casework.machines.effects import record_occurrence
 from casework.models import Case, CodeSet, Enrolment, EnrolmentStatus, ProgrammeRole, Role
 from tests.api.conftest import problem_type
-from tests.case_fixtures import fire
+from tests.case_fixtures import PLAN, fire
 from tests.records.world import World, build_world, make_user
 
 
@@ -388,9 +389,11 @@ def enrolment_row(enrolment_id: int) -> tuple:
 @pytest.mark.parametrize(
     ("policy", "status", "event"),
     [
-        ("003-green-labyrinth", "withdrawn", "withdraw"),
+        # At monitoring neither policy can withdraw yet (only after a panel or a removal
+        # review): the case is closed first, or taken through the workflow.
+        ("003-green-labyrinth", "withdrawn", "close"),
         ("003-green-labyrinth", "completed", "close"),
-        ("001-sts", "withdrawn", "withdraw"),
+        ("001-sts", "withdrawn", "close"),
         # No withdrawal in the schools' workflows: the case is closed first.
         ("004-nxt-gen", "withdrawn", "close"),
     ],
@@ -406,6 +409,29 @@ def test_an_open_case_refuses_ending_the_enrolment(api_as, open_case, policy, st
     assert f"'{event}'" in response.json["detail"]
     assert enrolment_row(case.enrolment_id) == before  # nothing changed, not even the flags
     assert before[0] == EnrolmentStatus.ACTIVE
+
+
+def test_a_case_at_a_panel_names_its_withdraw_event(api_as, open_case):
+    """Where the case's own stage allows withdrawal, the refusal names that event."""
+    t, case, day = open_case("003-green-labyrinth")
+    fire(t.mentor, case, "give_verbal_warning", today=day, action_plan=PLAN)
+    record_occurrence(case, day, 80.0, None)  # as the scan would, after the decision
+    db.session.commit()
+    fire(t.head, case, "issue_written_warning", today=day, action_plan=PLAN)
+    record_occurrence(case, day, 80.0, None)
+    db.session.commit()
+    panel = {"date": "2027-01-20", "time": "10:00", "place": "Room 4", "members": ["A. Chair"]}
+    assert fire(t.head, case, "convene_panel", today=day, panel=panel).stage == "disciplinary_panel"
+    response = api_as(t.admin).patch(
+        f"/enrolments/{case.enrolment_id}", json={"status": "withdrawn"}
+    )
+    assert response.status_code == 409 and problem_type(response) == "case-open"
+    assert (response.json["case_id"], response.json["event"]) == (case.id, "withdraw")
+    monitoring = open_case("003-green-labyrinth")[1]
+    refused = api_as(t.admin).patch(
+        f"/enrolments/{monitoring.enrolment_id}", json={"status": "withdrawn"}
+    )
+    assert "withdraws a learner only from 'Disciplinary panel'" in refused.json["detail"]
 
 
 def test_an_open_case_allows_other_changes(api_as, open_case):

@@ -24,6 +24,7 @@ from casework.fields import record_id
 from casework.machines.events import CHANGES, EVENTS, ActionPlanSchema, Change
 from casework.machines.workflow import Event, Stage
 from casework.models import Case, Enrolment, Letter
+from casework.policies import load_policies
 
 blp = api_blueprint("cases", "Attendance cases: read them, open them, act on them.")
 
@@ -109,8 +110,15 @@ def _body_schema(name: str, data: type[Schema], with_plan: bool) -> type[Schema]
 def document_events(spec: Any) -> None:
     """Describe ``POST /cases/{id}/events`` as one body schema per event and change, selected
     by ``event``, so a caller sees exactly what each step's ``data`` holds."""
+    # The steps some shipped policy takes with an action plan (see each case's policy).
+    planned = {
+        event
+        for policy in load_policies()
+        for event, spec in policy.rules.workflow.events.items()
+        if spec.action_plan
+    }
     bodies = {
-        event.value: _body_schema(event.value, d.data, event not in (Event.OPEN, Event.CLOSE))
+        event.value: _body_schema(event.value, d.data, event in planned)
         for event, d in EVENTS.items()
         if event is not Event.OPEN  # opened by POST /cases
     }
