@@ -8,11 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-
 from casework.documents.letter_schema import LetterSchema
 from casework.documents.titles import SUPPORT_LETTERS, title_of
-from casework.extensions import db
 from casework.machines.effects import current_plan
 from casework.machines.workflow import Event, Stage
 from casework.models import (
@@ -21,7 +18,6 @@ from casework.models import (
     Contact,
     Learner,
     ProgrammeRole,
-    ProgrammeStaff,
     User,
 )
 from casework.policies.rules import PolicyRules, rules_of
@@ -30,6 +26,8 @@ from casework.registers.thresholds import judge, window_start
 from casework.scope import case_roles
 from casework.workdays import add_working_days
 
+# One schema instance for every snapshot: marshmallow builds a schema's fields on each new one.
+_SNAPSHOT = LetterSchema(exclude=("reference",))  # the reference needs the job's id: at render
 # A letter of a step into fitness to study or its panel is support too, whatever the policy.
 FITNESS_TO_STUDY_STAGES = frozenset({Stage.FITNESS_TO_STUDY, Stage.FITNESS_TO_STUDY_PANEL})
 APPEAL_WORKING_DAYS = 10  # casework default: no policy states an appeal period
@@ -123,7 +121,7 @@ def letter_snapshot(
     supportive = view.supportive or template in SUPPORT_LETTERS
     today = common["date"]
     withdrawal = template == "withdrawal"
-    return LetterSchema(exclude=("reference",)).dump(
+    return _SNAPSHOT.dump(
         {
             **common,
             "template": template,
@@ -149,16 +147,12 @@ def reply_contact(case: Case, rules: PolicyRules) -> dict[str, str | None]:
     mentor = enrolment.mentor
     if mentor is not None and mentor.active:
         return _person(mentor, "tutor and mentor")
-    head = db.session.scalars(
-        select(User)
-        .join(ProgrammeStaff, ProgrammeStaff.user_id == User.id)
-        .where(
-            ProgrammeStaff.programme_id == enrolment.programme_id,
-            ProgrammeStaff.role == ProgrammeRole.HEAD,
-            User.active.is_(True),
-        )
-        .order_by(User.id)
-    ).first()
+    heads = [  # the programme's staff links: loaded with the programme for a batch (the scan)
+        link.user
+        for link in enrolment.programme.staff_links
+        if link.role == ProgrammeRole.HEAD and link.user.active
+    ]
+    head = min(heads, key=lambda user: user.id, default=None)
     if head is not None:
         return _person(head, "head of programme")
     letters = rules.letters  # the schema gives a named contact an email or a phone

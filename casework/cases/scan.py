@@ -35,6 +35,7 @@ from casework.models import (
     Occurrence,
     Policy,
     Programme,
+    ProgrammeStaff,
     ScanRun,
     Session,
     SessionKind,
@@ -178,6 +179,10 @@ def _open_cases(as_at, report, to_open, judgements, figures) -> None:
             .options(
                 selectinload(Enrolment.learner).selectinload(Learner.contacts),
                 selectinload(Enrolment.programme).selectinload(Programme.policy),
+                selectinload(Enrolment.programme)
+                .selectinload(Programme.staff_links)
+                .selectinload(ProgrammeStaff.user),
+                selectinload(Enrolment.mentor),
             )
         ).all()
         requests = []

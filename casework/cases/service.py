@@ -58,22 +58,11 @@ class Request:
     figures: AttendanceFigures
 
 
-class LetterJobs:
-    """A listener the service gives each machine: after a transition's effects, the letter jobs
-    its policy calls for, each with its snapshot, in the same transaction."""
-
-    def after_transition(self, step: Step) -> None:
-        spec = rules_of(step.case.policy).workflow.events[Event(step.name)]
-        step.letters = record_letter_jobs(
-            step.case, step.audit, spec, step.today, figures=step.figures
-        )
-
-
 def machine_for(case: Case) -> CaseMachine:
     """A fresh machine bound to ``case`` (never shared between actions)."""
     policy = case.policy
     cls = machine_class(policy.key, policy.sha256, rules_of(policy).workflow)
-    return cls(model=case, state_field="state", listeners=[LetterJobs()])
+    return cls(model=case, state_field="state")
 
 
 def stage_name(case: Case, stage: str | None) -> str:
@@ -230,6 +219,9 @@ def _send(step: Step) -> ActionResult:
         machine.send(step.name, step=step)
     except TransitionNotAllowed:  # not expected after the checks above: the same refusal
         raise refusal(spec) from None
+    # After the effects, in the same transaction: the letters the step calls for, each with the
+    # snapshot of what it will say.
+    step.letters = record_letter_jobs(case, step.audit, spec, step.today, figures=step.figures)
     if step.flush:
         db.session.flush()
     return ActionResult(case, step.audit, step.letters)

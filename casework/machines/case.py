@@ -11,8 +11,9 @@ once the whole transition succeeded.
 For every transition of event E:
 - its condition ``actor_may`` is the policy's ``roles`` for E against the actor's part in the
   case, so ``enabled_events(step=...)`` answers "what may this actor do now";
-- its validators are E's guards (``casework.machines.events.EVENTS``), raising with the reason
-  in staff words;
+- its validator ``guards`` runs E's guards (named in ``casework.machines.events.EVENTS``) in
+  order, each raising with the reason in staff words (one validator, not one per guard: the
+  library resolves every callback name for each new machine, once per action);
 - ``on_transition`` and ``on_E`` write its effects; the class-level ``AuditTrail`` listener writes
   its chained audit event first, so effects can refer to it.
 Changes that are not transitions (``Change``) go through ``change()``: the same checks of who may,
@@ -119,13 +120,17 @@ class CaseMachine(StateMachine):
     def actor_may(self, step: Step, event: MachineEvent) -> bool:
         return bool(step.roles & set(self.spec(event.id).roles))
 
-    # Guards: validators named by the event definitions ----------------------------------------
+    # Guards: the event definition names them; the transition's validator runs them in order ---
 
-    def data_valid(self, step: Step, event: MachineEvent) -> None:
+    def guards(self, step: Step, event: MachineEvent, source: State) -> None:
+        for name in EVENTS[Event(event.id)].guards:
+            getattr(self, name)(step, event, source)
+
+    def data_valid(self, step: Step, event: MachineEvent, _source: State) -> None:
         spec = self.spec(event.id)
         _load(step, event_schema(spec.event, spec.action_plan))
 
-    def may_open(self, step: Step) -> None:
+    def may_open(self, step: Step, _event: MachineEvent, _source: State) -> None:
         case = step.case
         query = select(Case.id).where(Case.enrolment_id == case.enrolment.id)
         if case.id is not None:
@@ -136,7 +141,7 @@ class CaseMachine(StateMachine):
         if case.enrolment.status != EnrolmentStatus.ACTIVE:
             raise GuardFailed("The enrolment is no longer active.")
 
-    def attendance_below(self, step: Step) -> None:
+    def attendance_below(self, step: Step, _event: MachineEvent, _source: State) -> None:
         judgement = step.judgement
         if judgement is None or not judgement.evaluable or judgement.percent is None:
             raise GuardFailed(
@@ -148,7 +153,7 @@ class CaseMachine(StateMachine):
                 f"{judgement.words}."
             )
 
-    def occurrence_ready(self, step: Step, event: MachineEvent) -> None:
+    def occurrence_ready(self, step: Step, event: MachineEvent, _source: State) -> None:
         spec, case = self.spec(event.id), step.case
         if case.occurrence_count < spec.min_occurrence:
             raise GuardFailed(
@@ -161,7 +166,7 @@ class CaseMachine(StateMachine):
                 "occurrence, and the last one has been decided."
             )
 
-    def circumstances_fit(self, step: Step, event: MachineEvent) -> None:
+    def circumstances_fit(self, step: Step, event: MachineEvent, _source: State) -> None:
         rule = self.spec(event.id).circumstances
         recorded = bool(step.case.circumstances) or bool(step.data.get("circumstances"))
         if rule == "required" and not recorded:
@@ -175,14 +180,14 @@ class CaseMachine(StateMachine):
                 "learner's case follows fitness to study, never a warning."
             )
 
-    def plan_breached(self, step: Step, source: State) -> None:
+    def plan_breached(self, step: Step, _event: MachineEvent, source: State) -> None:
         if source.value == Stage.FINAL_WRITTEN_WARNING and not effects.plan_breached(step.case):
             raise GuardFailed(
                 "Withdrawal after a final written warning needs the action plan to be "
                 "breached: record a progress review with the outcome 'not met' first."
             )
 
-    def attendance_restored(self, step: Step) -> None:
+    def attendance_restored(self, step: Step, _event: MachineEvent, _source: State) -> None:
         judgement = step.judgement
         if step.data.get("reason") == "attendance_restored" and judgement and judgement.below:
             raise GuardFailed(
@@ -319,9 +324,7 @@ def _build(key: str, workflow: WorkflowRules) -> type[CaseMachine]:
     }
     events: dict[str, Any] = {}
     for event, source, target in transitions:
-        lst = states[source.value].to(
-            states[target.value], cond="actor_may", validators=list(EVENTS[event].guards)
-        )
+        lst = states[source.value].to(states[target.value], cond="actor_may", validators="guards")
         events[event.value] = events[event.value] | lst if event.value in events else lst
     attrs: dict[str, Any] = dict(states)
     for name, lst in events.items():

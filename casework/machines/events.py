@@ -123,8 +123,8 @@ class OccurrenceData(_Data):
 class EventDefinition:
     event: Event
     data: type[Schema]
-    # Validators of the case machine (its method names), run in this order after the
-    # transition's condition (the actor's part in the case) held.
+    # The case machine's guard methods, run in this order by the transition's validator (after
+    # the service checked its condition, the actor's part in the case).
     guards: tuple[str, ...]
 
 

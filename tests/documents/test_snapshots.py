@@ -136,9 +136,10 @@ def test_a_letter_with_no_one_to_reply_to_fails_and_says_why(team, make, clock):
     assert render_jobs(pending_jobs()) == (0, 1)
     case = db.session.scalars(select(Case).where(Case.enrolment_id == enrolment.id)).one()
     (row,) = case_detail(t.admin, case.id, today=day)["letters"]
-    assert row["status"] == LetterStatus.FAILED.value
+    assert row["status"] == LetterStatus.REFUSED.value  # retrying cannot help: staff must act
     assert row["error"].startswith("This letter names no one to reply to")
     assert db.session.scalars(select(Letter)).all() == []
+    assert pending_jobs() == []  # not retried by every later run
 
 
 def test_without_a_mentor_the_head_of_programme_is_the_contact(team, make, clock):
