@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from statemachine.exceptions import TransitionNotAllowed
 
@@ -147,6 +148,21 @@ def act_batch(requests: Iterable[Request], today: date) -> list[ActionResult]:
         db.session.flush()  # one multi-row INSERT gives every new case its id
     results = []
     machines: dict[int, CaseMachine] = {}  # one per policy for the batch (see Binding)
+    # What the open event's guard asks of each case, in one query for the batch.
+    opening = {r.case.enrolment_id: r.case.id for r in requests if r.event == Event.OPEN}
+    open_cases = (
+        {
+            enrolment_id: case_id
+            for enrolment_id, case_id in db.session.execute(
+                select(Case.enrolment_id, Case.id).where(
+                    Case.enrolment_id.in_(list(opening)), Case.ended_at.is_(None)
+                )
+            )
+            if case_id != opening[enrolment_id]
+        }
+        if opening
+        else {}
+    )
     # No flush per case: the rows each step adds go out together below. The new cases are in
     # the database already, so the guards' queries see them.
     with db.session.no_autoflush:
@@ -159,6 +175,7 @@ def act_batch(requests: Iterable[Request], today: date) -> list[ActionResult]:
             step = _step(case, SCAN, request.event, request.note, request.data, today)
             step.judgement, step.figures = request.judgement, request.figures
             step.absence_period = request.figures.absence_period
+            step.open_cases = open_cases
             step.flush = False
             results.append(_send(step, machine))
     db.session.flush()

@@ -76,6 +76,9 @@ class Step:
     judgement: Judgement | None = None  # attendance as at ``today``, where the event needs it
     figures: AttendanceFigures | None = None  # the figures behind ``judgement``
     absence_period: AbsencePeriod | None = None
+    # Enrolment -> its open case other than ``case``, read once for a whole batch (else None:
+    # the guard asks the database itself).
+    open_cases: dict[int, int] | None = None
     flush: bool = True  # False: the caller flushes a whole batch at once (the scan)
     data: dict[str, Any] = field(default_factory=dict)  # ``given``, loaded and JSON-safe
     audit: CaseEvent | None = None  # written by the AuditTrail listener
@@ -132,10 +135,12 @@ class CaseMachine(StateMachine):
 
     def may_open(self, step: Step, _event: MachineEvent, _source: State) -> None:
         case = step.case
-        query = select(Case.id).where(Case.enrolment_id == case.enrolment.id)
-        if case.id is not None:
-            query = query.where(Case.id != case.id)
-        existing = db.session.scalar(query.where(Case.ended_at.is_(None)))
+        existing = step.open_cases.get(case.enrolment_id) if step.open_cases is not None else None
+        if step.open_cases is None:
+            query = select(Case.id).where(Case.enrolment_id == case.enrolment.id)
+            if case.id is not None:
+                query = query.where(Case.id != case.id)
+            existing = db.session.scalar(query.where(Case.ended_at.is_(None)))
         if existing is not None:
             raise GuardFailed(f"This learner already has an open case (case {existing}).")
         if case.enrolment.status != EnrolmentStatus.ACTIVE:
