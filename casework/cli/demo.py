@@ -71,8 +71,7 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
 
     base = f"http://{host}:{port}"
     click.echo(
-        f"\nSign in at {base}/sign-in (every account's password is "
-        f"{summary.sign_ins[0].password}):"
+        f"\nSign in at {base}/sign-in (every account's password is {summary.sign_ins[0].password}):"
     )
     width = max(len(s.email) for s in summary.sign_ins)
     click.echo(f"  {'email':<{width}}  {'password':<14}  role")
