@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from flask import request
 
 from casework import create_app
 from casework.extensions import db
@@ -127,7 +128,7 @@ def test_a_success_starts_the_count_again(client, mentor):
     assert sign_in(client, mentor.email, "wrong password").status_code == 429
 
 
-def test_one_address_failing_across_many_accounts_is_stopped(client):
+def test_one_address_failing_across_many_accounts_is_stopped(client, new_client):
     for n in range(20):
         assert sign_in(client, f"guess{n}@example.org", "guess").status_code == 200
     response = sign_in(client, "guess20@example.org", "guess")
@@ -135,6 +136,19 @@ def test_one_address_failing_across_many_accounts_is_stopped(client):
     assert "too many failed attempts to sign in from your network" in response.get_data(
         as_text=True
     )
+    elsewhere = new_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    assert sign_in(elsewhere, "guess21@example.org", "guess").status_code == 200
+
+
+def test_behind_trusted_proxies_the_address_limited_is_the_clients(tmp_path):
+    """The per-address limit counts request.remote_addr (Flask-Limiter's get_remote_address)."""
+    url = f"sqlite:///{tmp_path / 'x.sqlite'}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "TRUSTED_PROXIES": 1})
+    seen = []
+    app.before_request(lambda: seen.append(request.remote_addr))
+    app.test_client().get("/", headers={"X-Forwarded-For": "198.51.100.4"})
+    assert seen == ["198.51.100.4"]
 
 
 @pytest.mark.parametrize(
