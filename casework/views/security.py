@@ -51,8 +51,9 @@ def security_headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"  # frame-ancestors for older browsers
-    if current_user and current_user.is_authenticated:
-        response.headers["Cache-Control"] = "no-store"  # nobody's pages kept in shared caches
+    # Nobody's pages kept in a cache (the design system's files may be: they are no one's).
+    if request.endpoint != "static" and current_user.is_authenticated:
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -56,7 +56,9 @@ def test_public_pages_need_no_sign_in(client, path):
 def test_staff_land_on_their_caseload_and_learners_on_their_area(client, mentor, learner_account):
     response = sign_in(client, mentor.email.upper())  # any letter case
     assert response.status_code == 303 and response.headers["Location"] == "/cases"
-    page = client.get("/cases").get_data(as_text=True)
+    response = client.get("/cases")
+    assert response.headers["Cache-Control"] == "no-store"
+    page = response.get_data(as_text=True)
     assert "Mo Mentor" in page and "Sign out" in page
     client.post("/sign-out", data={"csrf_token": csrf_token(page)})
 
