@@ -30,6 +30,7 @@ def register_blueprints(app: Flask) -> None:
     )
     WTFormsHelpers(app)
     app.add_template_filter(long_date)
+    app.add_template_global(auth.landing)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

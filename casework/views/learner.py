@@ -13,7 +13,7 @@ bp = Blueprint("learner", __name__, url_prefix="/my")
 @bp.before_request
 def learners_only() -> None:
     if current_user.is_staff:
-        abort(403, "This area is for learners' own letters.")
+        abort(403, "This page is for learners, to read the letters written to them.")
 
 
 @bp.get("")

@@ -15,7 +15,7 @@ bp = Blueprint("staff", __name__)
 def staff_only() -> None:
     # Signed in is checked for every page (casework.views.security); this is who may.
     if not current_user.is_staff:
-        abort(403, "This page is for staff. Your own letters are in your area.")
+        abort(403, "This page is for staff.")
 
 
 @bp.get("/cases")

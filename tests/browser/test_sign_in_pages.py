@@ -24,6 +24,7 @@ def test_a_mentor_signs_in_and_sees_their_caseload(visit, opened):
     tab.sign_in(t.mentor.email, "not the password")
     expect(tab.page.get_by_role("heading", name="There is a problem")).to_be_visible()
     tab.check_accessible()
+    tab.screenshot("sign-in-error")
 
     tab.sign_in(t.mentor.email, PASSWORD)
     expect(tab.page).to_have_url(re.compile(r"/cases$"))
@@ -53,6 +54,7 @@ def test_a_learner_sees_only_their_own_area(visit, with_letters):
     tab.goto("/cases", status=403)
     expect(tab.page.get_by_text("This page is for staff.")).to_be_visible()
     tab.check_accessible()
+    tab.screenshot("forbidden")
 
 
 def test_a_mentor_changes_their_password(visit, opened):
@@ -70,6 +72,7 @@ def test_a_mentor_changes_their_password(visit, opened):
     tab.page.get_by_role("button", name="Change password").click()
     expect(tab.page.get_by_role("link", name=re.compile("at least 12 characters"))).to_be_visible()
     tab.check_accessible()
+    tab.screenshot("change-password-error")
 
     new = "a much longer passphrase"
     tab.page.get_by_label("Current password").fill(PASSWORD)

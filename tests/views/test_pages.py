@@ -43,9 +43,9 @@ def test_a_learner_sees_the_letters_written_to_them_and_no_staff_page(client, wi
     assert "Attendance" in page  # the letter's title
     assert others.learner.full_name not in page
     response = client.get("/cases")
-    assert response.status_code == 403 and "This page is for staff." in response.get_data(
-        as_text=True
-    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 403 and "This page is for staff." in page
+    assert '<a class="govuk-link" href="/my">Go to your letters</a>' in page
 
 
 def test_staff_have_no_learner_area(client, opened):
