@@ -38,6 +38,7 @@ def test_wheel_ships_templates_static_policies_codes_and_migrations(tmp_path):
         "casework/static/vendor/LICENSE-govuk-frontend.txt",
         "casework/static/vendor/LICENSE-moj-frontend.txt",
         "casework/static/app.mjs",
+        "casework/static/swagger-init.js",
     }
     assert expected <= names
     assert (
