@@ -1,8 +1,8 @@
 """Signing in and out, and changing one's password: staff and learners use the same form.
 
-Failed sign-ins are limited twice over (Flask-Limiter's storage): per account, where the sixth
-failure in a row is refused before the password is even checked, and per address, across
-accounts.
+Wrong passwords are limited twice over (Flask-Limiter's storage): per account, where the sixth
+in a row (signing in, or as the current password when changing it) is refused before the
+password is even checked, and per address, for signing in across accounts.
 """
 
 from __future__ import annotations
@@ -38,8 +38,7 @@ ACCOUNT_FAILURES = parse("5 per 15 minutes")
 # Per address, whatever the accounts tried: a guesser working through many accounts.
 ADDRESS_FAILURES = "20 per 15 minutes"
 LOCKED = (
-    "There have been too many failed attempts to sign in to this account. Wait 15 minutes, then "
-    "try again."
+    "There have been too many wrong passwords for this account. Wait 15 minutes, then try again."
 )
 WRONG = "Enter a correct email address and password."
 _KINDS: dict[str, type[Account]] = {"staff": User, "learner": LearnerAccount}
@@ -135,8 +134,20 @@ def _safe_next(target: str | None) -> str | None:
     return None if parts.scheme or parts.netloc else target
 
 
-def _account_key(email: str) -> str:
-    return email.strip().lower()
+class WrongPasswords:
+    """One account's wrong passwords in a row, counted in Flask-Limiter's storage."""
+
+    def __init__(self, email: str):
+        self.key = email.strip().lower()
+
+    def locked(self) -> bool:
+        return not limiter.limiter.test(ACCOUNT_FAILURES, "password", self.key)
+
+    def count(self) -> None:
+        limiter.limiter.hit(ACCOUNT_FAILURES, "password", self.key)
+
+    def clear(self) -> None:
+        limiter.limiter.clear(ACCOUNT_FAILURES, "password", self.key)
 
 
 def _failed(response: Response) -> bool:
@@ -157,20 +168,19 @@ def sign_in() -> ResponseReturnValue:
     form = SignInForm()
     if not form.validate_on_submit():
         return render_template("auth/sign_in.html", form=form)
-    key = _account_key(form.email.data)
-    failures = limiter.limiter
-    if not failures.test(ACCOUNT_FAILURES, "sign-in", key):
+    wrong = WrongPasswords(form.email.data)
+    if wrong.locked():
         form.form_errors.append(LOCKED)
         return render_template("auth/sign_in.html", form=form), 429
     account = authenticate(form.email.data, form.password.data)
     if account is None:
-        failures.hit(ACCOUNT_FAILURES, "sign-in", key)
+        wrong.count()
         form.form_errors.append(WRONG)
         return render_template("auth/sign_in.html", form=form)
     if not account.active:
         form.form_errors.append("This account is not active. Ask your administrator.")
         return render_template("auth/sign_in.html", form=form), 403
-    failures.clear(ACCOUNT_FAILURES, "sign-in", key)
+    wrong.clear()
     target = _safe_next(request.args.get("next"))
     session.clear()  # a fresh session: nothing from before signing in carries over
     login_user(Principal(account))
@@ -189,16 +199,22 @@ def sign_out() -> ResponseReturnValue:
 @login_required
 def password() -> ResponseReturnValue:
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            change_password(
-                current_user.account, form.current_password.data, form.new_password.data
-            )
-        except AccountError as exc:
-            for name, messages in exc.messages.items():
-                getattr(form, name).errors.extend(messages)
-        else:
-            login_user(Principal(current_user.account))  # this session carries the new stamp
-            flash("Your password has been changed.")
-            return redirect(landing(), 303)
-    return render_template("auth/password.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("auth/password.html", form=form)
+    account = current_user.account
+    wrong = WrongPasswords(account.email)  # a borrowed session guesses no faster than a stranger
+    if wrong.locked():
+        form.form_errors.append(LOCKED)
+        return render_template("auth/password.html", form=form), 429
+    try:
+        change_password(account, form.current_password.data, form.new_password.data)
+    except AccountError as exc:
+        if "current_password" in exc.messages:
+            wrong.count()
+        for name, messages in exc.messages.items():
+            getattr(form, name).errors.extend(messages)
+        return render_template("auth/password.html", form=form)
+    wrong.clear()
+    login_user(Principal(account))  # this session carries the new stamp
+    flash("Your password has been changed.")
+    return redirect(landing(), 303)

@@ -9,6 +9,7 @@ from casework import create_app
 from casework.extensions import db
 from casework.models import Role
 from casework.models.types import PasswordMixin
+from casework.views.auth import LOCKED
 from tests.views.conftest import PASSWORD, csrf_token, sign_in
 
 
@@ -115,7 +116,7 @@ def test_the_sixth_failure_in_a_row_is_refused_without_checking_the_password(
     assert password_checks == [mentor.password_hash] * 5
     response = sign_in(client, mentor.email, PASSWORD)  # even the right one
     assert response.status_code == 429
-    assert "too many failed attempts to sign in to this account" in response.get_data(as_text=True)
+    assert LOCKED in response.get_data(as_text=True)
     assert len(password_checks) == 5
     assert client.get("/cases").status_code == 302
 
@@ -206,6 +207,19 @@ def test_changing_a_password(client, new_client, mentor, current, new, confirm, 
     assert client.get("/cases").status_code == 200  # still signed in here
     assert other_browser.get("/cases").status_code == 302  # every other session has ended
     assert sign_in(new_client(), mentor.email, new).status_code == 303
+
+
+def test_the_sixth_wrong_current_password_in_a_row_is_refused_unchecked(
+    client, mentor, password_checks
+):
+    sign_in(client, mentor.email)
+    password_checks.clear()
+    for _ in range(5):
+        assert change(client, "wrong password", "a brand new passphrase").status_code == 200
+    assert len(password_checks) == 5
+    response = change(client, PASSWORD, "a brand new passphrase")
+    assert response.status_code == 429 and LOCKED in response.get_data(as_text=True)
+    assert len(password_checks) == 5
 
 
 def test_pages_carry_the_security_headers(client):
