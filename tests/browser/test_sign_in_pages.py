@@ -102,6 +102,7 @@ def test_the_home_page_and_the_api_docs_load_under_the_content_security_policy(v
     tab.goto("/")
     expect(tab.page.get_by_role("heading", name="casework", exact=True)).to_be_visible()
     tab.check_accessible()
+    tab.screenshot("home")
     tab.goto("/api/v1/docs")  # Swagger UI's page, not casework's design: no axe-core here
     # Swagger UI, started by its script file, draws the API's title from the OpenAPI document.
     expect(tab.page.get_by_role("heading", name=re.compile("^casework"))).to_be_visible()
