@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def normalise_database_url(url: str) -> str:
@@ -24,6 +25,15 @@ def configure(app: Flask, config: Mapping[str, Any] | None) -> None:
         # Demo-friendly default; production must set CASEWORK_SECRET_KEY (see README).
         SECRET_KEY=None,
         DATABASE_URL=None,
+        # Session cookies: never read by script, not sent on other sites' posts, and HTTPS-only
+        # unless debugging or testing (None: decided below, once DEBUG and TESTING are known).
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=None,
+        # Failed sign-ins are counted here (memory: per process); e.g. redis://host for several.
+        RATELIMIT_STORAGE_URI="memory://",
+        # How many proxies in front set X-Forwarded-For and -Proto: 0 trusts none (see below).
+        TRUSTED_PROXIES=0,
     )
     # CASEWORK_SECRET_KEY -> SECRET_KEY, CASEWORK_DATABASE_URL -> DATABASE_URL, ...
     app.config.from_prefixed_env("CASEWORK")
@@ -35,6 +45,15 @@ def configure(app: Flask, config: Mapping[str, Any] | None) -> None:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{Path(app.instance_path) / 'casework.sqlite'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(url)
+
+    if app.config["TRUSTED_PROXIES"]:
+        # The client's own address and scheme, from the proxies we trust: else every sign-in
+        # seems to come from the proxy, and one address's failed sign-ins lock out everyone.
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing)
 
     if not app.config.get("SECRET_KEY"):
         # Sessions then last only as long as this process: fine for the demo, logged.

@@ -16,6 +16,7 @@ from casework.models import (
     DeliveryMode,
     Enrolment,
     Learner,
+    LearnerAccount,
     Mark,
     MarkCode,
     Policy,
@@ -147,3 +148,12 @@ class Factory:
         user.set_password(password)
         user.role_rows = [UserRole(role=r) for r in roles]
         return self._add(user)
+
+    def learner_account(
+        self, learner: Learner | None = None, *, password: str = "correct horse", **kw: Any
+    ) -> LearnerAccount:
+        learner = learner or self.learner()
+        kw.setdefault("email", f"{learner.learner_ref.lower()}@learners.example.org")
+        account = LearnerAccount(learner=learner, **kw)
+        account.set_password(password)
+        return self._add(account)

@@ -316,6 +316,7 @@ def line_with(output: str, *texts: str) -> str:
 
 def test_demo_command_builds_and_prints_sign_in_details(demo_output):
     assert "Serving" not in demo_output
+    assert "Sign in at http://127.0.0.1:5000/sign-in " in demo_output
     for email, role in [
         ("admin@demo.example.org", "Administrator"),
         ("head@demo.example.org", "Head of programme"),

@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_wheel_ships_templates_policies_codes_and_migrations(tmp_path):
+def test_wheel_ships_templates_static_policies_codes_and_migrations(tmp_path):
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
          "--quiet", "--wheel-dir", str(tmp_path)],
@@ -31,6 +31,14 @@ def test_wheel_ships_templates_policies_codes_and_migrations(tmp_path):
         "casework/documents/assets/fonts/DejaVuSans.ttf",
         "casework/documents/assets/fonts/DejaVuSans-Bold.ttf",
         "casework/documents/assets/fonts/LICENSE-DejaVu.txt",
+        # The vendored design system: pages need no Node.js once installed.
+        "casework/static/vendor/casework.css",
+        "casework/static/vendor/govuk-frontend.min.js",
+        "casework/static/vendor/moj-frontend.min.js",
+        "casework/static/vendor/LICENSE-govuk-frontend.txt",
+        "casework/static/vendor/LICENSE-moj-frontend.txt",
+        "casework/static/app.mjs",
+        "casework/static/swagger-init.js",
     }
     assert expected <= names
     assert (

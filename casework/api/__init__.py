@@ -14,6 +14,7 @@ from swagger_ui_bundle import swagger_ui_path
 from casework.api.auth import authenticate
 from casework.api.problems import API_PREFIX, PROBLEM_JSON, PROBLEMS, ProblemSchema, case_problem
 from casework.errors import CaseError
+from casework.extensions import csrf
 
 API_VERSION = "1.0.0"
 _DOCS_ASSETS = f"{API_PREFIX}/docs/assets/"
@@ -88,6 +89,7 @@ def init_api(app: Flask) -> None:
     )
     api = CaseworkApi(app)
     for blp in resources.BLUEPRINTS:
+        csrf.exempt(blp)  # bearer tokens, never cookies: no cross-site request can carry one
         api.register_blueprint(blp)
     resources.cases.document_events(api.spec)
 

@@ -1,5 +1,6 @@
 """Reading cases within a user's scope: a case with its timeline, occurrences, plan, what is due
-and its letters; what is due across a user's learners; a learner's own action plans.
+and its letters; a user's caseload; what is due across a user's learners; a learner's own action
+plans and letters.
 
 Everything leaves through a marshmallow schema as plain data; special-category circumstances are
 left out for anyone not entitled to them (docs/workflow.md, "Who sees and does what").
@@ -24,11 +25,13 @@ from casework.models import (
     Contact,
     DueItem,
     Enrolment,
+    Learner,
     LearnerAccount,
     Letter,
     LetterJob,
     Occurrence,
     PlanReview,
+    Programme,
     User,
 )
 from casework.policies.rules import rules_of
@@ -256,6 +259,46 @@ def case_detail(user: User, case_id: int, today: date | None = None) -> dict[str
     return CaseDetailSchema().dump(detail)
 
 
+class CaseloadRowSchema(Schema):
+    id = fields.Integer()
+    learner_ref = fields.String()
+    learner_name = fields.String()
+    programme = fields.String()
+    programme_title = fields.String()
+    stage = fields.String()
+    stage_name = fields.String()
+    decision_due_on = fields.Date(allow_none=True)
+    overdue = fields.Boolean()
+
+
+def caseload(user: User, today: date | None = None) -> list[dict[str, Any]]:
+    """The open cases ``user`` may see, the decision due soonest first (none due last)."""
+    today = today or date.today()
+    rows = db.session.execute(
+        scope.visible_cases(user)
+        .join(Enrolment, Enrolment.id == Case.enrolment_id)
+        .join(Learner, Learner.id == Enrolment.learner_id)
+        .join(Programme, Programme.id == Enrolment.programme_id)
+        .add_columns(Learner, Programme)
+        .where(Case.ended_at.is_(None))
+        .order_by(Case.decision_due_on.is_(None), Case.decision_due_on, Case.id)
+    )
+    return CaseloadRowSchema(many=True).dump(
+        {
+            "id": case.id,
+            "learner_ref": learner.learner_ref,
+            "learner_name": learner.full_name,
+            "programme": programme.code,
+            "programme_title": programme.title,
+            "stage": case.state,
+            "stage_name": stage_name(case, case.state),
+            "decision_due_on": case.decision_due_on,
+            "overdue": case.decision_due_on is not None and case.decision_due_on < today,
+        }
+        for case, learner, programme in rows
+    )
+
+
 def due_for(user: User, today: date | None = None, *, overdue_only: bool = False) -> list[dict]:
     """What is due for the learners ``user`` may see, soonest first."""
     today = today or date.today()
@@ -280,3 +323,33 @@ def learner_plans(account: LearnerAccount) -> list[dict[str, Any]]:
     ).all()
     plans = [plan for case in cases if (plan := current_plan(case)) is not None]
     return PlanSchema(many=True).dump([_plan_row(plan) for plan in plans])
+
+
+class LearnerLetterSchema(Schema):
+    id = fields.Integer()
+    reference = fields.String()
+    title = fields.String()
+    rendered_on = fields.Date()
+
+
+def learner_letters(account: LearnerAccount) -> list[dict[str, Any]]:
+    """The letters written to the learner themselves on their cases (not their contacts'),
+    newest first."""
+    rows = db.session.execute(
+        select(Letter, LetterJob.snapshot)
+        .join(LetterJob, LetterJob.id == Letter.job_id)
+        .join(Case, Case.id == Letter.case_id)
+        .join(Enrolment, Enrolment.id == Case.enrolment_id)
+        .where(Enrolment.learner_id == account.learner_id, Letter.recipient_kind == "learner")
+        .order_by(Letter.rendered_at.desc(), Letter.id.desc())
+    )
+    # Jobs recorded before snapshots (0007) have no title: the template names the letter.
+    return LearnerLetterSchema(many=True).dump(
+        {
+            "id": letter.id,
+            "reference": letter.reference,
+            "title": (snapshot or {}).get("title") or letter.template.replace("_", " ").title(),
+            "rendered_on": letter.rendered_at.date(),
+        }
+        for letter, snapshot in rows
+    )

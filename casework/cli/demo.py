@@ -69,7 +69,10 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     retry = f"; {failed} failed (casework render-letters retries them)" if failed else ""
     click.echo(f"  {rendered} letters rendered{retry}")
 
-    click.echo(f"\nSign-in details (every account's password is {summary.sign_ins[0].password}):")
+    base = f"http://{host}:{port}"
+    click.echo(
+        f"\nSign in at {base}/sign-in (every account's password is {summary.sign_ins[0].password}):"
+    )
     width = max(len(s.email) for s in summary.sign_ins)
     click.echo(f"  {'email':<{width}}  {'password':<14}  role")
     for sign_in in summary.sign_ins:
@@ -77,7 +80,6 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
             f"  {sign_in.email:<{width}}  {sign_in.password:<14}  {sign_in.label} ({sign_in.name})"
         )
 
-    base = f"http://{host}:{port}"
     tokens = staff_tokens(summary.sign_ins)
     click.echo(f"\nAPI tokens, one for each staff account (docs at {base}/api/v1/docs):")
     for sign_in, secret in tokens:
@@ -93,6 +95,8 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     # The casework command is Flask's CLI group, which makes app.run() a no-op (it guards against
     # servers started by accident at import time). Serving is this command's purpose.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
+    # The demo serves plain HTTP: a session cookie marked Secure would never be sent back.
+    app.config["SESSION_COOKIE_SECURE"] = False
     click.echo(f"\nServing on {base}/ (press CTRL+C to stop)")
     app.run(host=host, port=port)
 

@@ -4,6 +4,7 @@ nobody ever sees a stack trace."""
 from __future__ import annotations
 
 from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from casework.api.problems import http_problem, is_api_request, problem
@@ -14,6 +15,14 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(error: HTTPException):
         if is_api_request():
             return http_problem(error)
+        return render_template("errors.html", error=error), error.code
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        error.description = (
+            "The form could not be sent: it was open too long, or did not come from casework. "
+            "Go back, reload the page and try again."
+        )
         return render_template("errors.html", error=error), error.code
 
     @app.errorhandler(Exception)

@@ -5,11 +5,19 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from casework.cases.queries import REDACTED, case_detail, due_for, learner_plans
+from casework.cases.queries import (
+    REDACTED,
+    case_detail,
+    caseload,
+    due_for,
+    learner_letters,
+    learner_plans,
+)
 from casework.cases.scan import run_scan
+from casework.documents.jobs import render_job
 from casework.errors import NotFound
 from casework.extensions import db
-from casework.models import Case, ContactKind, LearnerAccount
+from casework.models import Case, ContactKind, LearnerAccount, Letter, LetterJob
 from tests.cases.conftest import PLAN, fire
 
 
@@ -104,3 +112,37 @@ def test_a_learner_sees_their_own_plan(warned, make):
     db.session.add(stranger)
     db.session.flush()
     assert learner_plans(stranger) == []
+
+
+def test_a_caseload_is_the_open_cases_in_scope_the_decision_due_soonest_first(warned):
+    t, _enrolment, decided, day = warned
+    waiting = t.learner()
+    t.mark(waiting, "PPPPPPPUUU")
+    run_scan(day)
+    opened = enrolment_case(waiting)
+    rows = caseload(t.mentor, today=day)
+    assert [r["id"] for r in rows] == [opened.id, decided.id]  # no decision due comes last
+    assert rows[0]["learner_name"] == waiting.learner.full_name
+    assert rows[0]["stage_name"] == "Attendance monitoring"
+    assert rows[0]["decision_due_on"] == opened.decision_due_on.isoformat()
+    assert rows[1]["stage_name"] == "Fitness to study" and rows[1]["decision_due_on"] is None
+    assert caseload(t.other_mentor, today=day) == []
+    assert [r["id"] for r in caseload(t.admin, today=day)] == [opened.id, decided.id]
+    fire(t.head, decided, "close", today=day, reason="no_further_action")
+    assert [r["id"] for r in caseload(t.mentor, today=day)] == [opened.id]
+
+
+def test_a_learner_reads_the_letters_written_to_them_alone(warned, make):
+    _t, enrolment, case, _day = warned
+    for job_id in db.session.scalars(select(LetterJob.id).where(LetterJob.case_id == case.id)):
+        render_job(job_id)
+    account = make.learner_account(enrolment.learner)
+    own = db.session.scalars(
+        select(Letter)
+        .where(Letter.case_id == case.id, Letter.recipient_kind == "learner")
+        .order_by(Letter.id.desc())
+    ).all()
+    letters = learner_letters(account)
+    assert [x["reference"] for x in letters] == [x.reference for x in own]
+    assert [x["title"] for x in letters] == ["Support plan", "Attendance"]
+    assert learner_letters(make.learner_account()) == []

@@ -16,11 +16,11 @@ def test_unknown_page_is_a_plain_404(client):
 def test_unexpected_error_is_a_plain_500(tmp_path):
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite'}"})
 
-    @app.get("/boom")
     def boom():
         raise RuntimeError("secret internals")
 
-    response = app.test_client().get("/boom")
+    app.view_functions["home.index"] = boom  # a public page failing, unexpectedly
+    response = app.test_client().get("/")
     assert response.status_code == 500
     page = response.get_data(as_text=True)
     assert "Something went wrong on our side" in page

@@ -21,7 +21,8 @@ def page(client) -> str:
 
 def test_says_what_casework_is_and_where_the_api_is(client):
     html = page(client)
-    assert '<html lang="en-GB">' in html
+    assert '<html lang="en-GB"' in html
+    assert 'href="/sign-in"' in html
     assert "runs learner attendance concerns as cases" in html
     assert "<code>http://localhost/api/v1</code>" in html
     links = re.findall(r'href="([^"]+)"', html)

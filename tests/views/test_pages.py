@@ -1,0 +1,55 @@
+"""The signed-in landing pages: a member of staff's caseload and a learner's own letters."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from casework.extensions import db
+from casework.models import Letter
+from tests.views.conftest import sign_in
+
+
+def test_a_mentor_sees_the_case_of_their_learner(client, opened):
+    t, case = opened
+    db.session.commit()
+    sign_in(client, t.mentor.email)
+    page = client.get("/cases").get_data(as_text=True)
+    learner = case.enrolment.learner
+    assert learner.full_name in page and learner.learner_ref in page
+    assert case.enrolment.programme.code in page
+    assert "1 open case," in page
+    assert f"{case.decision_due_on.day} {case.decision_due_on:%B %Y}" in page
+
+
+def test_a_mentor_sees_no_one_elses_cases(client, opened):
+    t, case = opened
+    db.session.commit()
+    sign_in(client, t.other_mentor.email)
+    page = client.get("/cases").get_data(as_text=True)
+    assert "You have no open cases." in page
+    assert case.enrolment.learner.full_name not in page
+
+
+def test_a_learner_sees_the_letters_written_to_them_and_no_staff_page(client, with_letters, make):
+    t, case, account = with_letters
+    others = t.learner()  # someone else's letters never show
+    db.session.commit()
+    sign_in(client, account.email)
+    page = client.get("/my").get_data(as_text=True)
+    letters = db.session.scalars(select(Letter).where(Letter.case_id == case.id)).all()
+    own = [letter for letter in letters if letter.recipient_kind == "learner"]
+    assert own and all(letter.reference in page for letter in own)
+    assert all(letter.reference not in page for letter in letters if letter not in own)
+    assert "Attendance" in page  # the letter's title
+    assert others.learner.full_name not in page
+    response = client.get("/cases")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 403 and "This page is for staff." in page
+    assert '<a class="govuk-link" href="/my">Go to your letters</a>' in page
+
+
+def test_staff_have_no_learner_area(client, opened):
+    t, _case = opened
+    db.session.commit()
+    sign_in(client, t.mentor.email)
+    assert client.get("/my").status_code == 403
