@@ -11,16 +11,20 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from casework import create_app
 from casework.database import reset_database
 from casework.extensions import db
+from casework.models import Policy
+from casework.policies import load_policies
+from casework.reference import sync_reference_data
 from tests.factories import Factory
 
 POSTGRESQL_ENV = "CASEWORK_TEST_POSTGRESQL_URL"
 # Reference data loaded by init-db; every other table is emptied after each test.
 KEEP_TABLES = {"mark_code", "policy", "alembic_version"}
+SHIPPED_POLICIES = {p.rules.key: p.sha256 for p in load_policies()}
 
 pytest_plugins = ["tests.case_fixtures"]
 
@@ -69,6 +73,11 @@ def app_context(app: Flask) -> Iterator[Flask]:
             else:
                 for name in tables:
                     connection.execute(text(f"DELETE FROM {name}"))
+        # The policies are kept between tests; one the test changed (the demo fills in its
+        # letterheads) goes back to its shipped file's version.
+        stored = dict(db.session.execute(select(Policy.key, Policy.sha256)).all())
+        if stored != SHIPPED_POLICIES:
+            sync_reference_data()
 
 
 @pytest.fixture
