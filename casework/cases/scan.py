@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,7 +42,7 @@ from casework.models import (
 )
 from casework.models.types import utcnow
 from casework.policies.rules import rules_of
-from casework.registers.figures import AbsencePeriod, AttendanceFigures, attendance_figures
+from casework.registers.figures import AttendanceFigures, attendance_figures
 from casework.registers.figures import counted_marks as _marks
 from casework.registers.thresholds import Judgement, judge, window_start
 from casework.sqlfuncs import date_of
@@ -223,10 +223,9 @@ def _occurrences(as_at, report, open_cases, below, judgements, figures, since_of
     by_enrolment = {c.enrolment_id: c for c in candidates if c.id in decided_at}
     starts = _new_period_starts(as_at, by_enrolment, decided_at, since_of)
     requests = []
-    for eid, (mark_id, started_at, sessions) in sorted(starts.items()):
+    for eid, (mark_id, started_at, _sessions) in sorted(starts.items()):
         case = by_enrolment[eid]
         judgement = judgements[eid]
-        period = AbsencePeriod(sessions, mark_id, started_at)
         requests.append(
             service.Request(
                 case,
@@ -240,7 +239,7 @@ def _occurrences(as_at, report, open_cases, below, judgements, figures, since_of
                     "first_mark_id": mark_id,
                 },
                 judgement,
-                replace(figures[eid], absence_period=period),  # the new period, not the current
+                figures[eid],
             )
         )
     for result in service.act_batch(requests, as_at):

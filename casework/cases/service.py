@@ -174,7 +174,6 @@ def act_batch(requests: Iterable[Request], today: date) -> list[ActionResult]:
             machine.model.case = case
             step = _step(case, SCAN, request.event, request.note, request.data, today)
             step.judgement, step.figures = request.judgement, request.figures
-            step.absence_period = request.figures.absence_period
             step.open_cases = open_cases
             step.flush = False
             results.append(_send(step, machine))
@@ -220,8 +219,7 @@ def allowed_events(actor: Actor, case: Case) -> list[tuple[str, str]]:
     if not case.is_open:
         return []
     machine = machine_for(case)
-    step = Step(case, actor, "", "", {}, date.today(), utcnow())
-    step.roles = scope.case_roles(actor, case.enrolment)
+    step = _step(case, actor, "", "", {}, date.today())  # what the conditions look at
     workflow = rules_of(case.policy).workflow
     return [(e.id, workflow.events[Event(e.id)].label) for e in machine.enabled_events(step=step)]
 
@@ -244,22 +242,19 @@ def _send(step: Step, machine: CaseMachine | None = None) -> ActionResult:
         return ActionResult(case, step.audit, [])
     spec = rules_of(case.policy).workflow.event(step.name)
     enabled = [e.id for e in machine.enabled_events(step=step)]  # the machine's own answer
-    if spec is None or step.name not in {e.id for e in machine.allowed_events}:
-        here = stage_name(case, case.state)
-        allowed = enabled
-        if spec is None:
-            raise NotAllowed(
-                f"'{step.name}' is not a step of {case.policy.provider}'s process.",
-                allowed=allowed,
-            )
+    if spec is None:
         raise NotAllowed(
-            f"'{spec.label}' is not possible while the case is at '{here}'.", allowed=allowed
+            f"'{step.name}' is not a step of {case.policy.provider}'s process.", allowed=enabled
+        )
+    if step.name not in {e.id for e in machine.allowed_events}:
+        here = stage_name(case, case.state)
+        raise NotAllowed(
+            f"'{spec.label}' is not possible while the case is at '{here}'.", allowed=enabled
         )
     if step.name not in enabled:
         raise refusal(spec)  # the stage allows it; the actor's part in the case does not
     if spec.event in (Event.OPEN, Event.CLOSE) and step.judgement is None:
         step.figures, step.judgement = _attendance(case, step.today)
-        step.absence_period = step.figures.absence_period
     try:
         machine.send(step.name, step=step)
     except TransitionNotAllowed:  # not expected after the checks above: the same refusal

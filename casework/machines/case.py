@@ -75,7 +75,6 @@ class Step:
     roles: frozenset[str] = frozenset()  # the actor's parts in this case
     judgement: Judgement | None = None  # attendance as at ``today``, where the event needs it
     figures: AttendanceFigures | None = None  # the figures behind ``judgement``
-    absence_period: AbsencePeriod | None = None
     # Enrolment -> its open case other than ``case``, read once for a whole batch (else None:
     # the guard asks the database itself).
     open_cases: dict[int, int] | None = None
@@ -205,9 +204,9 @@ class CaseMachine(StateMachine):
     def on_transition(self, step: Step, event: MachineEvent, target: State) -> None:
         case, audit = step.case, step.audit
         assert audit is not None  # the AuditTrail listener wrote it before the effects
-        if audit.id is None and event.id != Event.OPEN:
-            db.session.flush()  # the effects below refer to the event by its id
         if event.id != Event.OPEN:
+            if audit.id is None:
+                db.session.flush()  # the effects below refer to the event by its id
             effects.decide_pending(case, audit, step.now)
         if step.data.get("circumstances"):
             case.circumstances = step.data["circumstances"]
@@ -220,9 +219,10 @@ class CaseMachine(StateMachine):
             effects.settle_all(case, step.now)
 
     def on_open(self, step: Step) -> None:
-        judgement = step.judgement
+        judgement, figures = step.judgement, step.figures
         percent = judgement.percent if judgement else None
-        effects.record_occurrence(step.case, step.today, percent, step.absence_period)
+        period = figures.absence_period if figures else None
+        effects.record_occurrence(step.case, step.today, percent, period)
 
     def on_convene_panel(self, step: Step) -> None:
         panel = step.data["panel"]
@@ -292,9 +292,9 @@ class CaseMachine(StateMachine):
         effects.complete_due_item(step.case, step.data["due_item_id"], step.now)
 
     def on_record_occurrence(self, step: Step) -> None:
-        data = step.data
+        data = step.data  # what the scan found, as its audit event keeps it
         started = data.get("absence_started_at")
-        period = step.absence_period or (
+        period = (
             AbsencePeriod(0, data["first_mark_id"], datetime.fromisoformat(started))
             if started and data.get("first_mark_id")
             else None

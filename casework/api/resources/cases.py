@@ -18,7 +18,6 @@ from casework.api.pagination import PAGINATION, SelectPage
 from casework.api.problems import API_PREFIX, problem
 from casework.cases.queries import CaseDetailSchema, case_detail
 from casework.cases.service import ActionResult, act, stage_name
-from casework.documents.jobs import render_after_commit
 from casework.extensions import db
 from casework.fields import record_id
 from casework.machines.events import CHANGES, EVENTS, ActionPlanSchema, Change
@@ -207,6 +206,13 @@ def _result(result: ActionResult) -> dict[str, Any]:
     }
 
 
+def _render(result: ActionResult) -> None:
+    # WeasyPrint loads only when letters render, not with the app.
+    from casework.documents.jobs import render_after_commit
+
+    render_after_commit(result.letters)
+
+
 def _etag(version: int) -> str:
     return f'"{version}"'
 
@@ -229,7 +235,7 @@ class Cases(MethodView):
         result = act(
             actor=caller(), event=Event.OPEN, note=body["note"], enrolment_id=body["enrolment_id"]
         )
-        render_after_commit(result.letters)
+        _render(result)
         headers = {
             "Location": url_for("cases.CaseById", case_id=result.case.id),
             "ETag": _etag(result.case.version),
@@ -283,5 +289,5 @@ class CaseEvents(MethodView):
             case_id=case_id,
             expected_version=version,
         )
-        render_after_commit(result.letters)
+        _render(result)
         return _result(result), 200, {"ETag": _etag(result.case.version)}
