@@ -48,7 +48,7 @@ class Team:
         db.session.add(
             ProgrammeStaff(programme=self.programme, user=self.head, role=ProgrammeRole.HEAD)
         )
-        other = self.factory.programme(self.policy_key)
+        other = self.other_programme = self.factory.programme(self.policy_key)
         db.session.add(
             ProgrammeStaff(programme=other, user=self.outsider_head, role=ProgrammeRole.HEAD)
         )

@@ -12,7 +12,17 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 def register_blueprints(app: Flask) -> None:
     from casework.extensions import csrf, limiter, login_manager
-    from casework.views import auth, home, learner, staff
+    from casework.views import (
+        auth,
+        cases,
+        dashboard,
+        home,
+        learner,
+        learners,
+        letters,
+        registers,
+        staff,
+    )
     from casework.views.errors import register_error_handlers
     from casework.views.security import init_security
 
@@ -39,7 +49,17 @@ def register_blueprints(app: Flask) -> None:
     login_manager.session_protection = "strong"
     init_security(app)
 
-    for blueprint in (home.bp, auth.bp, staff.bp, learner.bp):
+    for blueprint in (
+        home.bp,
+        auth.bp,
+        dashboard.bp,
+        staff.bp,
+        cases.bp,
+        learners.bp,
+        registers.bp,
+        letters.bp,
+        learner.bp,
+    ):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
 

@@ -122,8 +122,8 @@ class ChangePasswordForm(FlaskForm):
 
 
 def landing() -> str:
-    """Where a signed-in person starts: staff their caseload, a learner their own area."""
-    return url_for("staff.caseload" if current_user.is_staff else "learner.home")
+    """Where a signed-in person starts: staff their dashboard, a learner their own area."""
+    return url_for("dashboard.index" if current_user.is_staff else "learner.home")
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
+from werkzeug import exceptions as http
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from casework.api.problems import http_problem, is_api_request, problem
+from casework.errors import CaseError, Forbidden, NotFound
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -24,6 +26,18 @@ def register_error_handlers(app: Flask) -> None:
             "Go back, reload the page and try again."
         )
         return render_template("errors.html", error=error), error.code
+
+    @app.errorhandler(CaseError)
+    def case_error(error: CaseError):
+        # A page's refusal the view did not turn into a form's errors: outside the user's
+        # scope is a 404, a step they may not take a 403, anything else a conflict, in words.
+        if isinstance(error, NotFound):
+            page_error: HTTPException = http.NotFound()
+        elif isinstance(error, Forbidden):
+            page_error = http.Forbidden(error.message)
+        else:
+            page_error = http.Conflict(error.message)
+        return render_template("errors.html", error=page_error), page_error.code
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):

@@ -3,21 +3,14 @@ only what the services' scope rules let the signed-in user see."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
-from flask_login import current_user
+from flask import render_template
 
 from casework.cases.queries import caseload as caseload_of
+from casework.views.pages import staff_blueprint, staff_user
 
-bp = Blueprint("staff", __name__)
-
-
-@bp.before_request
-def staff_only() -> None:
-    # Signed in is checked for every page (casework.views.security); this is who may.
-    if not current_user.is_staff:
-        abort(403, "This page is for staff.")
+bp = staff_blueprint("staff", __name__)
 
 
 @bp.get("/cases")
 def caseload():
-    return render_template("staff/caseload.html", cases=caseload_of(current_user.account))
+    return render_template("staff/caseload.html", cases=caseload_of(staff_user()))

@@ -91,6 +91,7 @@ def test_signing_in_and_out_work_without_javascript(visit, opened):
     tab = visit(javascript=False)
     tab.goto("/sign-in")
     tab.sign_in(t.mentor.email, PASSWORD)
+    tab.page.get_by_role("link", name="Cases", exact=True).click()
     expect(tab.page.get_by_role("heading", name="Caseload")).to_be_visible()
     expect(tab.page.get_by_role("table")).to_contain_text(case.enrolment.learner.full_name)
     tab.page.get_by_role("button", name="Sign out").click()

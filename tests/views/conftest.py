@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from casework.documents.jobs import render_job
 from casework.extensions import db, limiter
@@ -37,6 +38,28 @@ def new_client(app: Flask, app_context):
 @pytest.fixture
 def client(new_client) -> PageClient:
     return new_client()
+
+
+@pytest.fixture
+def statements(app_context) -> Callable[[FlaskClient, str], int]:
+    """``statements(client, path)``: how many SQL statements a GET of the page ran (the N+1
+    check: a page's count must not grow with the rows it lists)."""
+
+    def count(client: FlaskClient, path: str) -> int:
+        seen: list[str] = []
+
+        def record(_conn, _cursor, statement, *_args) -> None:
+            seen.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            response = client.get(path)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        assert response.status_code == 200, f"{path}: {response.status_code}"
+        return len(seen)
+
+    return count
 
 
 def csrf_token(html: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from casework.cases.scan import run_scan
 from casework.extensions import db
 from casework.models import Letter
 from tests.views.conftest import sign_in
@@ -53,3 +54,19 @@ def test_staff_have_no_learner_area(client, opened):
     db.session.commit()
     sign_in(client, t.mentor.email)
     assert client.get("/my").status_code == 403
+
+
+def test_the_caseload_runs_as_many_statements_for_many_cases_as_for_one(
+    client, opened, team, clock, statements
+):
+    t, _case = opened
+    db.session.commit()
+    sign_in(client, t.head.email)
+    one = statements(client, "/cases")
+    for _ in range(3):
+        day = t.mark(t.learner(), "PPPPPPPPUU")
+    clock(day)
+    run_scan(day)
+    db.session.commit()
+    assert "4 open cases," in client.get("/cases").text
+    assert statements(client, "/cases") == one

@@ -54,9 +54,9 @@ def test_public_pages_need_no_sign_in(client, path):
         assert response.status_code == 200
 
 
-def test_staff_land_on_their_caseload_and_learners_on_their_area(client, mentor, learner_account):
+def test_staff_land_on_their_dashboard_and_learners_on_their_area(client, mentor, learner_account):
     response = sign_in(client, mentor.email.upper())  # any letter case
-    assert response.status_code == 303 and response.headers["Location"] == "/cases"
+    assert response.status_code == 303 and response.headers["Location"] == "/dashboard"
     response = client.get("/cases")
     assert response.headers["Cache-Control"] == "no-store"
     page = response.get_data(as_text=True)
@@ -71,7 +71,7 @@ def test_sign_in_returns_to_the_page_asked_for_but_never_to_another_site(new_cli
     client = new_client()
     assert sign_in(client, mentor.email, path="/sign-in?next=/my").headers["Location"] == "/my"
     response = sign_in(new_client(), mentor.email, path="/sign-in?next=//evil.example/x")
-    assert response.headers["Location"] == "/cases"
+    assert response.headers["Location"] == "/dashboard"
 
 
 def test_a_wrong_password_or_unknown_email_says_so_and_signs_nobody_in(client, mentor):

@@ -1,0 +1,11 @@
+"""Rows of the staff pages' lists and dashboards, and the learner's own area."""
+
+from tests.views.access import STAFF, expect, staff_only
+
+ROUTES = {
+    "GET /dashboard": staff_only(),
+    "GET /cases": staff_only(),
+    "GET /learners": staff_only(),
+    "GET /registers": staff_only(),
+    "GET /my": expect(anonymous=302, learner=200, **dict.fromkeys(STAFF, 403)),
+}

@@ -1,0 +1,132 @@
+"""The access table (tests/views/access): every page route, for every role, on its own
+programme's records and on another's, answers with the status the table expects; and the table
+has a row for every page route the app has, so a new route cannot go without one."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import select
+
+from casework.cases.scan import run_scan
+from casework.documents.jobs import render_job
+from casework.extensions import db
+from casework.models import (
+    Case,
+    ContactKind,
+    Enrolment,
+    Letter,
+    LetterJob,
+    Mark,
+    ProgrammeRole,
+    ProgrammeStaff,
+    Role,
+)
+from tests.views.access import ROLES, table
+from tests.views.conftest import csrf_token, sign_in
+
+PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
+
+
+@dataclass
+class World:
+    emails: dict[str, str]  # role -> the account that signs in as it
+    ids: dict[str, dict[str, int]]  # "own" / "other" -> path parameter -> id
+
+
+def _records(enrolment: Enrolment) -> dict[str, int]:
+    case = db.session.scalars(select(Case).where(Case.enrolment_id == enrolment.id)).one()
+    letter = db.session.scalars(
+        select(Letter).where(Letter.case_id == case.id, Letter.recipient_kind == "learner")
+    ).first()
+    mark = db.session.scalars(select(Mark).where(Mark.enrolment_id == enrolment.id)).first()
+    return {
+        "case_id": case.id,
+        "enrolment_id": enrolment.id,
+        "learner_id": enrolment.learner_id,
+        "programme_id": enrolment.programme_id,
+        "letter_id": letter.id,
+        "job_id": letter.job_id,
+        "mark_id": mark.id,
+        "session_id": mark.session_id,
+    }
+
+
+@pytest.fixture
+def world(team, make, clock) -> World:
+    """Two programmes under one policy, each with a learner whose case the scan opened and whose
+    letters are rendered; the first programme's case is flagged to the safeguarding lead."""
+    t = team("003-green-labyrinth")
+    officer = make.user(Role.ADMINISTRATION_OFFICER, name="Oli Officer")
+    db.session.add(
+        ProgrammeStaff(programme=t.programme, user=officer, role=ProgrammeRole.ADMINISTRATION)
+    )
+    own = t.learner(born=date(2010, 5, 1))
+    other = make.enrolment(
+        learner=make.learner(date_of_birth=date(2010, 6, 1)),
+        programme=t.other_programme,
+        mentor_id=t.other_mentor.id,
+    )
+    for enrolment in (own, other):
+        make.contact(enrolment.learner, ContactKind.PARENT_CARER, name="Pat", address="1 Road")
+        day = t.mark(enrolment, "PPPPPPPPUU")
+    clock(day)
+    run_scan(day)
+    for job_id in db.session.scalars(select(LetterJob.id)).all():
+        render_job(job_id)
+    case = db.session.scalars(select(Case).where(Case.enrolment_id == own.id)).one()
+    case.safeguarding_flagged_at = datetime.now(UTC)
+    account = make.learner_account(own.learner)
+    db.session.commit()
+    users = {
+        "mentor": t.mentor,
+        "head": t.head,
+        "officer": officer,
+        "safeguarding": t.safeguarding,
+        "admin": t.admin,
+    }
+    return World(
+        emails={"learner": account.email} | {role: user.email for role, user in users.items()},
+        ids={"own": _records(own), "other": _records(other)},
+    )
+
+
+def page_routes(app) -> set[str]:
+    """``"METHOD /rule"`` of every route that serves pages (not the API, its docs or files)."""
+    return {
+        f"{method} {rule.rule}"
+        for rule in app.url_map.iter_rules()
+        if not rule.rule.startswith("/api") and rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def test_the_table_has_a_row_for_every_page_route_and_no_more(app):
+    rows, routes = table().keys(), page_routes(app)
+    assert sorted(routes - rows) == [], "routes without a row in tests/views/access"
+    assert sorted(rows - routes) == [], "rows for routes the app does not have"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_route_answers_as_the_table_says(role, world, new_client):
+    client = new_client()
+    if role != "anonymous":
+        assert sign_in(client, world.emails[role]).status_code == 303
+    token = csrf_token(client.get("/account/password" if role != "anonymous" else "/sign-in").text)
+    # Signing out ends the session the other rows need: it goes last.
+    rows = sorted(table().items(), key=lambda row: (row[0] == "POST /sign-out", row[0]))
+    wrong = []
+    for key, access in rows:
+        method, rule = key.split(" ", 1)
+        sides = ("own", "other") if PARAMETER.search(rule) else ("own",)
+        for side in sides:
+            ids = world.ids[side]
+            path = PARAMETER.sub(lambda match, ids=ids: str(ids[match.group(1)]), rule)
+            data = {**(access.data or {}), "csrf_token": token} if method == "POST" else None
+            status = client.open(path, method=method, data=data).status_code
+            if status != access.status(role, side):
+                wrong.append(f"{key} ({side}): {status}, expected {access.status(role, side)}")
+    assert wrong == []
