@@ -97,7 +97,8 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
     # The demo serves plain HTTP: a session cookie marked Secure would never be sent back.
     app.config["SESSION_COOKIE_SECURE"] = False
-    click.echo(f"\nServing on {base}/ (press CTRL+C to stop)")
+    click.echo(f"\nServing: open {base}/sign-in and sign in as one of the accounts above")
+    click.echo("(press CTRL+C to stop)")
     app.run(host=host, port=port)
 
 
