@@ -107,3 +107,43 @@ def test_the_home_page_and_the_api_docs_load_under_the_content_security_policy(v
     tab.goto("/api/v1/docs")  # Swagger UI's page, not casework's design: no axe-core here
     # Swagger UI, started by its script file, draws the API's title from the OpenAPI document.
     expect(tab.page.get_by_role("heading", name=re.compile("^casework"))).to_be_visible()
+
+
+def test_the_sixth_failed_sign_in_in_a_row_is_refused_without_checking_the_password(visit, opened):
+    t, _case = opened
+    db.session.commit()
+    tab = visit()
+    tab.goto("/sign-in")
+    for _ in range(5):
+        tab.sign_in(t.mentor.email, "not the password")
+        expect(tab.page.get_by_text("Enter a correct email address and password.")).to_be_visible()
+    # The right password now: refused all the same (429), because it is never checked.
+    tab.refused.add(tab.base_url + "/sign-in")
+    with tab.page.expect_response(tab.base_url + "/sign-in") as response:
+        tab.sign_in(t.mentor.email, PASSWORD)
+    assert response.value.status == 429
+    expect(tab.page.get_by_text("too many wrong passwords for this account").first).to_be_visible()
+    expect(tab.page).to_have_url(re.compile(r"/sign-in"))
+    tab.check_accessible()
+    tab.goto("/cases")
+    expect(tab.page).to_have_url(re.compile(r"/sign-in\?next=%2Fcases$"))
+
+
+def test_a_form_sent_without_its_csrf_token_is_refused(visit, opened):
+    t, _case = opened
+    db.session.commit()
+    tab = visit()
+    tab.goto("/sign-in")
+    tab.sign_in(t.mentor.email, PASSWORD)
+    tab.goto("/account/password")
+    tab.page.get_by_label("Current password").fill(PASSWORD)
+    tab.page.get_by_label("New password", exact=True).fill("a brand new passphrase")
+    tab.page.get_by_label("Confirm new password").fill("a brand new passphrase")
+    # What a forged form from another site would lack: casework's token.
+    tab.page.locator("main input[name=csrf_token]").evaluate("input => input.remove()")
+    tab.refused.add(tab.base_url + "/account/password")
+    tab.page.get_by_role("button", name="Change password").click()
+    expect(tab.page.get_by_text("The form could not be sent")).to_be_visible()
+    tab.check_accessible()
+    db.session.expire_all()
+    assert t.mentor.check_password(PASSWORD)  # nothing changed
