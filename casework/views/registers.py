@@ -58,7 +58,7 @@ def column_of(message: str) -> str:
 
 
 def in_words(message: str) -> str:
-    text = message
+    text = message.replace("an absence_reason", "a reason")
     for name, words in _COLUMN_WORDS.items():
         text = text.replace(name, words)
     return text[:1].upper() + text[1:]
@@ -255,8 +255,9 @@ def upload():
                 result = upload_register(user, data, filename)
             except ImportRejected as rejected:
                 rows = [_error_row(error) for error in rejected.errors]
-                if len(rows) == 1 and rows[0]["row"] in (0, 1):
-                    problem = "The file was not imported: " + rows[0]["message"]
+                first = rejected.errors[0]
+                if len(rows) == 1 and first.row in (0, 1):
+                    problem = f"The file was not imported: {first.message}"
     return render_template("staff/registers/upload.html", problem=problem, result=result, rows=rows)
 
 
@@ -264,5 +265,6 @@ def _error_row(error: RowError) -> dict[str, object]:
     return {
         "row": error.row,
         "column": "" if error.row in (0, 1) else column_of(error.message),
-        "message": in_words(error.message),
+        # The file's own column names: what the uploader sees in their file.
+        "message": error.message[:1].upper() + error.message[1:],
     }
