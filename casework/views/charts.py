@@ -17,9 +17,12 @@ INK = "#0b0c0c"
 GRID = "#b1b4b6"
 
 
+INSET = 28  # the first and last weeks' points (and labels) stay clear of the edges
+
+
 def _x(index: int, count: int) -> float:
-    inner = WIDTH - LEFT - RIGHT
-    return LEFT + (inner / 2 if count == 1 else inner * index / (count - 1))
+    inner = WIDTH - LEFT - RIGHT - 2 * INSET
+    return LEFT + INSET + (inner / 2 if count == 1 else inner * index / (count - 1))
 
 
 def _y(percent: float) -> float:
