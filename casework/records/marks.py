@@ -37,7 +37,13 @@ from casework.policies.rules import rules_of
 from casework.records.common import administered_programmes, administers, require_administers
 from casework.records.common import require_role as _require_role
 from casework.records.sessions import session_for, visible_sessions
-from casework.registers.importing import ImportResult, import_marks, import_register
+from casework.registers.importing import (
+    ImportRejected,
+    ImportResult,
+    RowError,
+    import_marks,
+    import_register,
+)
 from casework.sqlfuncs import date_of
 
 CORRECTION = "Correction: "  # a corrected mark's import source, then the reason given
@@ -231,10 +237,30 @@ def _fields(entry: Entry, session_ref: str) -> list[str]:
     ]
 
 
+def _refuse_other_reasons(programme: Programme, entries: list[Entry]) -> None:
+    """The pages offer the policy's authorised reasons only; a crafted form with another of the
+    reasons the import knows is refused as the import refuses (all or nothing, per entry)."""
+    accepted = rules_of(programme.policy).attendance.authorised_reasons
+    errors = [
+        RowError(
+            index,
+            f"absence_reason '{entry.absence_reason}' is not one this programme's policy "
+            f"accepts (use one of: {', '.join(accepted)})",
+            "item",
+        )
+        for index, entry in enumerate(entries)
+        if entry.absence_reason
+        and entry.absence_reason.strip().lower().replace(" ", "_") not in accepted
+    ]
+    if errors:
+        raise ImportRejected(errors)
+
+
 def save_register(user: User, session: Session, entries: list[Entry]) -> ImportResult:
     """Write a session's marks through the register import; raises ImportRejected (nothing
     written) with each bad entry's index."""
     require_administers(user, session.programme_id)
+    _refuse_other_reasons(session.programme, entries)
     return import_marks(
         [_fields(entry, session.session_ref) for entry in entries],
         source=f"Register page: {session.session_ref}"[:255],
@@ -326,6 +352,7 @@ def mark_history(mark: Mark) -> list[Version]:
 def correct_mark(user: User, mark: Mark, entry: Entry, why: str) -> ImportResult:
     """Change a mark, saying why; its previous version is kept (and shown with the reason)."""
     require_administers(user, mark.session.programme_id)
+    _refuse_other_reasons(mark.session.programme, [entry])
     return import_marks(
         [_fields(entry, mark.session.session_ref)],
         source=f"{CORRECTION}{why}"[:255],

@@ -123,6 +123,26 @@ def test_register_problems_are_shown_per_row_and_nothing_is_saved(client, opened
     assert db.session.scalar(select(Mark.id).where(Mark.session_id == session.id)) is None
 
 
+def test_only_the_policys_authorised_reasons_are_accepted(client, opened, make, clock):
+    _t, first, second, session, officer = _world(opened, make, clock)
+    sign_in(client, officer.email)
+    path = f"/registers/sessions/{session.id}"
+    page = client.get(path).text
+    assert 'value="illness"' in page and 'value="jury_service"' not in page  # not in 003
+    page = _post(
+        client,
+        path,
+        {
+            f"code-{first.id}": "A",
+            f"reason-{first.id}": "jury_service",
+            f"code-{second.id}": "P",
+        },
+    ).text
+    assert f'href="#reason-{first.id}"' in page
+    assert "is not one this programme&#39;s policy accepts" in page
+    assert db.session.scalar(select(Mark.id).where(Mark.session_id == session.id)) is None
+
+
 def test_a_head_sees_the_register_but_cannot_save_it(client, opened, make, clock):
     t, first, second, session, officer = _world(opened, make, clock)  # noqa: RUF059
     make.mark(first, session, "P")
