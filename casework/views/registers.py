@@ -125,6 +125,12 @@ def session(session_id: int):
     user = staff_user()
     sheet = register_sheet(user, session_id)
     values = {row.enrolment.id: _mark_values(row.mark) for row in sheet.rows}
+    # "Start with everyone present": the unmarked rows' lists open on the code given, to be
+    # checked and saved (nothing is written until the register is saved).
+    fill = request.args.get("fill", "").upper()
+    if fill in {code.code for code in sheet.codes}:
+        for value in values.values():
+            value["code"] = value["code"] or fill
     problems: list[Problem] = []
     errors: dict[str, str] = {}
     if request.method == "POST":

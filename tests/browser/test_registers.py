@@ -68,6 +68,15 @@ def test_an_officer_takes_a_register_with_the_keyboard_alone(visit, opened, make
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Register: Maths workshop")).to_be_visible()
     tab.check_accessible()
+    # Saved with no marks chosen: each learner's problem, linked from the error summary.
+    tab_to(page, "button:Save register")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
+    expect(
+        page.get_by_role("link", name=f"Choose a mark for {second.learner.full_name}")
+    ).to_be_visible()
+    tab.check_accessible()
+    tab.screenshot("register-errors")
 
     # Learners are listed by family name: find whose row comes first by the focus order.
     tab_to(page, re.compile(r"^select#code-\d+$"))

@@ -99,6 +99,19 @@ def test_taking_a_register_moves_the_learners_figures(client, opened, make, cloc
     assert "Taken</strong>" in client.get("/registers").text
 
 
+def test_a_register_can_start_with_everyone_present(client, opened, make, clock):
+    _t, first, second, session, officer = _world(opened, make, clock)
+    make.mark(first, session, "U")
+    db.session.commit()
+    sign_in(client, officer.email)
+    path = f"/registers/sessions/{session.id}"
+    assert "Start with everyone not yet marked as present" in client.get(path).text
+    page = client.get(path + "?fill=P").text
+    selected = dict(re.findall(r'id="code-(\d+)".*?<option value="(\w)" selected', page, re.S))
+    assert selected == {str(first.id): "U", str(second.id): "P"}
+    assert len(db.session.scalars(select(Mark).where(Mark.session_id == session.id)).all()) == 1
+
+
 def test_register_problems_are_shown_per_row_and_nothing_is_saved(client, opened, make, clock):
     t, first, second, session, officer = _world(opened, make, clock)  # noqa: RUF059
     sign_in(client, officer.email)
