@@ -46,6 +46,7 @@ class MissingContact:
     kind_words: str
     programme: str
     letters: list[str]
+    conditional: bool  # the letters reach that contact only where there is unexplained absence
 
 
 @dataclass
@@ -78,7 +79,7 @@ def learner_letters(learner: Learner, enrolments: list[Enrolment], today: date) 
     age = learner.age_on(today)
     # contact kind -> letter kind -> True when only with unexplained absence
     reaching: dict[ContactKind, dict[str, bool]] = {}
-    needed: dict[tuple[ContactKind, str], list[str]] = {}
+    needed: dict[tuple[ContactKind, str], dict[str, bool]] = {}
     for enrolment in enrolments:
         if enrolment.status is not EnrolmentStatus.ACTIVE:
             continue
@@ -92,9 +93,8 @@ def learner_letters(learner: Learner, enrolments: list[Enrolment], today: date) 
                     words = letter_words(letter.template)
                     known = reaching.setdefault(kind, {})
                     known[words] = known.get(words, True) and conditional
-                    letters = needed.setdefault((kind, enrolment.programme.code), [])
-                    if words not in letters:
-                        letters.append(words)
+                    letters = needed.setdefault((kind, enrolment.programme.code), {})
+                    letters[words] = letters.get(words, True) and conditional
     contacts = []
     for contact in learner.contacts:
         row = ContactLetters(contact, KIND_WORDS[contact.kind], channel_for(contact))
@@ -106,7 +106,7 @@ def learner_letters(learner: Learner, enrolments: list[Enrolment], today: date) 
         contacts.append(row)
     receiving = {c.kind for c in learner.contacts if c.receives_letters}
     missing = [
-        MissingContact(KIND_WORDS[kind], programme, letters)
+        MissingContact(KIND_WORDS[kind], programme, list(letters), all(letters.values()))
         for (kind, programme), letters in needed.items()
         if kind not in receiving
     ]

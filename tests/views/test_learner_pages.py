@@ -96,7 +96,13 @@ def test_the_page_says_when_a_contact_the_letters_need_is_missing(client, team):
     sign_in(client, t.head.email)
     page = client.get(f"/learners/{enrolment.learner_id}").text
     assert "No parent or carer contact who receives letters" in page
-    assert f"on {enrolment.programme.code} the policy sends them" in page
+    assert f"on {enrolment.programme.code} the policy sends them concern notice" in page
+    assert "where there is unexplained absence" not in page
+    adult = t.learner(born=date(2006, 1, 1))
+    db.session.commit()
+    page = client.get(f"/learners/{adult.learner_id}").text
+    assert "verbal warning" in page and "closing letter" not in page  # not to parents of adults
+    assert "withdrawal where there is unexplained absence." in page
 
 
 def test_a_contact_with_no_address_or_email_cannot_be_sent_letters(client, team, make):
