@@ -137,15 +137,15 @@ def keeps_any_register(user: User) -> bool:
     )
 
 
-def sessions_on(user: User, day: date) -> list[SessionRow]:
-    """The sessions on ``day`` that ``user`` may see, by start."""
+def sessions_on(user: User, day: date, *, programme_id: int | None = None) -> list[SessionRow]:
+    """The sessions on ``day`` that ``user`` may see (of one programme, given), by start."""
     start = datetime.combine(day, time.min)
-    return _session_rows(
-        user,
-        visible_sessions(user).where(
-            Session.starts_at >= start, Session.starts_at < start + timedelta(days=1)
-        ),
+    query = visible_sessions(user).where(
+        Session.starts_at >= start, Session.starts_at < start + timedelta(days=1)
     )
+    if programme_id is not None:
+        query = query.where(Session.programme_id == programme_id)
+    return _session_rows(user, query)
 
 
 def not_taken_before(user: User, day: date, *, days: int = 14) -> list[SessionRow]:

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
+from casework.extensions import db
 from casework.models import Mark
 from casework.records.common import administers
 from casework.records.marks import (
@@ -25,6 +26,7 @@ from casework.records.marks import (
     sessions_on,
     upload_register,
 )
+from casework.records.programmes import list_programmes
 from casework.registers.importing import ImportRejected, RowError
 from casework.views.pages import staff_blueprint, staff_user
 
@@ -71,14 +73,23 @@ def _day() -> date:
         return date.today()
 
 
+def _programme_id() -> int | None:
+    value = request.args.get("programme", "")
+    return int(value) if value.isdigit() else None
+
+
 @bp.get("")
 def index():
     user, day, today = staff_user(), _day(), date.today()
+    programmes = db.session.scalars(list_programmes(user)).all()
+    programme_id = _programme_id()
     return render_template(
         "staff/registers/index.html",
         day=day,
         today=today,
-        sessions=sessions_on(user, day),
+        programmes=programmes,
+        programme_id=programme_id,
+        sessions=sessions_on(user, day, programme_id=programme_id),
         overdue=not_taken_before(user, today) if day == today else [],
         previous_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),

@@ -55,6 +55,21 @@ def test_todays_sessions_come_with_not_taken_tags(client, opened, make, clock):
     assert client.get("/registers?day=not-a-day").status_code == 200
 
 
+def test_an_administrator_sees_every_programmes_sessions_or_one_programmes(
+    client, opened, make, clock
+):
+    t, _first, _second, _session, _officer = _world(opened, make, clock)
+    make.session(t.other_programme, datetime(2026, 9, 17, 10, 0), title="Elsewhere")
+    db.session.commit()
+    sign_in(client, t.admin.email)
+    page = client.get("/registers").text
+    assert "Maths workshop" in page and "Elsewhere" in page
+    assert f'<option value="{t.other_programme.id}"' in page
+    page = client.get(f"/registers?programme={t.other_programme.id}&day=2026-09-17").text
+    assert "Maths workshop" not in page and "Elsewhere" in page
+    assert f"programme={t.other_programme.id}" in page  # kept by the other days' links
+
+
 def test_taking_a_register_moves_the_learners_figures(client, opened, make, clock):
     t, first, second, session, officer = _world(opened, make, clock)  # noqa: RUF059
     before = figures_for(first.id, DAY)
