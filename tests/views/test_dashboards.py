@@ -75,14 +75,18 @@ def programme_world(team, make, clock):
         data = {"action_plan": PLAN} if step == "issue_written_warning" else {"panel": PANEL}
         fire(t.head, case_of(to_panel), step, today=day, **data)
     db.session.commit()
-    return t, day, {
-        "monitored": monitored,
-        "warned": warned,
-        "panel": to_panel,
-        "near": near,
-        "well": well,
-        "outsider": outsider,
-    }
+    return (
+        t,
+        day,
+        {
+            "monitored": monitored,
+            "warned": warned,
+            "panel": to_panel,
+            "near": near,
+            "well": well,
+            "outsider": outsider,
+        },
+    )
 
 
 def names(world) -> dict[str, str]:
@@ -119,7 +123,7 @@ def test_a_head_sees_their_programmes_cases_by_stage_decisions_panels_and_near_l
 def test_a_heads_overdue_decisions_are_counted_and_link_to_the_overdue_list(
     client, programme_world, clock
 ):
-    t, day, world = programme_world
+    t, day, _world = programme_world
     clock(day + timedelta(days=14))
     sign_in(client, t.head.email)
     decisions = section(client.get("/dashboard").text, "Decisions due")
@@ -153,7 +157,7 @@ def test_a_head_sees_letters_that_failed_or_were_refused_on_their_cases_only(
 def test_a_mentor_sees_their_learners_below_or_near_decisions_and_reviews_due(
     client, programme_world
 ):
-    t, day, world = programme_world
+    t, _day, world = programme_world
     who = names(world)
     sign_in(client, t.mentor.email)
     page = client.get("/dashboard").text
@@ -205,7 +209,11 @@ def test_an_administrator_sees_counts_and_no_case_decisions(client, programme_wo
     page = client.get("/dashboard").text
     assert "Overview" in page and "Decisions due" not in page
     counts = dict(
-        re.findall(r'<dt class="govuk-summary-list__key">\s*(.*?)\s*</dt>\s*<dd[^>]*>\s*(.*?)\s*</dd>', page, re.S)
+        re.findall(
+            r'<dt class="govuk-summary-list__key">\s*(.*?)\s*</dt>\s*<dd[^>]*>\s*(.*?)\s*</dd>',
+            page,
+            re.S,
+        )
     )
     assert re.sub("<[^>]+>", "", counts["Open cases"]) == "4"
     assert counts["Programmes"] == "2"
@@ -252,9 +260,7 @@ def officer_world(team, make, clock):
         learner=make.learner(given_name="Elsa", family_name="Elsewhere"),
         programme=t.other_programme,
     )
-    mark_row = [parented.learner.learner_ref, taken.session_ref, "P"] + [""] * (
-        len(COLUMNS) - 3
-    )
+    mark_row = [parented.learner.learner_ref, taken.session_ref, "P"] + [""] * (len(COLUMNS) - 3)
     db.session.commit()
     import_register(
         (",".join(COLUMNS) + "\n" + ",".join(mark_row) + "\n").encode(),
@@ -262,18 +268,22 @@ def officer_world(team, make, clock):
         imported_by="someone@example.org",
     )
     clock(today)
-    return t, officer, {
-        "untaken": untaken,
-        "under_18": under_18,
-        "no_way": no_way,
-        "parented": parented,
-        "emailed_only": emailed_only,
-        "adult": adult,
-    }
+    return (
+        t,
+        officer,
+        {
+            "untaken": untaken,
+            "under_18": under_18,
+            "no_way": no_way,
+            "parented": parented,
+            "emailed_only": emailed_only,
+            "adult": adult,
+        },
+    )
 
 
 def test_an_officer_sees_registers_not_taken_imports_and_missing_contacts(client, officer_world):
-    t, officer, world = officer_world
+    _t, officer, world = officer_world
     sign_in(client, officer.email)
     page = client.get("/dashboard").text
     registers = section(page, "Today's registers not taken")
