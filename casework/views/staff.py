@@ -1,16 +1,161 @@
-"""Staff pages. This foundation has the caseload; every page here is for staff only, and shows
-only what the services' scope rules let the signed-in user see."""
+"""Staff lists: cases by stage, programme, mentor and overdue (/cases), and learners by
+attendance band (/attendance). Each is filtered by a GET form that works without JavaScript,
+paginated, and downloadable as CSV with the same filters (``?format=csv``: every matching row).
+Both show only what the services' scope rules let the signed-in user see; a filter naming
+anything outside it is refused in words, never answered with someone else's rows."""
 
 from __future__ import annotations
 
-from flask import render_template
+from datetime import date
+from typing import Any
 
-from casework.cases.queries import caseload as caseload_of
+from flask import render_template, request, url_for
+
+from casework.cases import lists
+from casework.views.export import csv_response
 from casework.views.pages import staff_blueprint, staff_user
 
 bp = staff_blueprint("staff", __name__)
 
+FORMATS = ("", "html", "csv")
+
+
+def _check_format(filters: lists.Filters) -> bool:
+    """True for a CSV download; an unknown format is one more problem with the filters."""
+    wanted = request.args.get("format", "").strip().lower()
+    if wanted not in FORMATS:
+        filters.errors["format"] = "The download format must be csv."
+    return wanted == "csv"
+
+
+def pagination(endpoint: str, filters: lists.Filters, page: lists.Page) -> dict[str, Any] | None:
+    """The GOV.UK pagination component's parameters: the first, last and nearby pages."""
+    if page.pages <= 1:
+        return None
+
+    def href(number: int) -> str:
+        return url_for(endpoint, **filters.query_args(), page=number)
+
+    items: list[dict[str, Any]] = []
+    for number in range(1, page.pages + 1):
+        if number in (1, page.pages) or abs(number - page.page) <= 1:
+            items.append({"number": number, "href": href(number), "current": number == page.page})
+        elif items and not items[-1].get("ellipsis"):
+            items.append({"ellipsis": True})
+    params: dict[str, Any] = {"items": items, "landmarkLabel": "Pages of the list"}
+    if page.page > 1:
+        params["previous"] = {"href": href(page.page - 1)}
+    if page.page < page.pages:
+        params["next"] = {"href": href(page.page + 1)}
+    return params
+
 
 @bp.get("/cases")
 def caseload():
-    return render_template("staff/caseload.html", cases=caseload_of(staff_user()))
+    user, today = staff_user(), date.today()
+    options = lists.case_options(user)
+    filters = lists.parse_case_filters(request.args, options)
+    download = _check_format(filters)
+    page = None
+    if not filters.errors:
+        if download:
+            return csv_response(
+                "cases",
+                CASE_COLUMNS,
+                (_case_cells(row) for row in lists.all_cases(user, filters, today)),
+                today,
+            )
+        page = lists.case_page(user, filters, today)
+    return render_template(
+        "staff/caseload.html",
+        options=options,
+        filters=filters,
+        page=page,
+        pagination=page and pagination("staff.caseload", filters, page),
+        csv_href=url_for("staff.caseload", **filters.query_args(), format="csv"),
+    ), (400 if filters.errors else 200)
+
+
+CASE_COLUMNS = (
+    "Case",
+    "Learner ID",
+    "Learner",
+    "Programme",
+    "Stage",
+    "Tutor or mentor",
+    "Opened",
+    "Decision due",
+    "Overdue",
+    "Closed",
+)
+
+
+def _case_cells(row: lists.CaseRow) -> tuple[Any, ...]:
+    return (
+        row.id,
+        row.learner_ref,
+        row.learner_name,
+        row.programme,
+        row.stage_name,
+        row.mentor,
+        row.opened_on,
+        row.decision_due_on,
+        row.overdue,
+        row.ended_on,
+    )
+
+
+@bp.get("/attendance")
+def attendance():
+    user, today = staff_user(), date.today()
+    options = lists.attendance_options(user)
+    filters = lists.parse_attendance_filters(request.args, options)
+    download = _check_format(filters)
+    page = None
+    if not filters.errors:
+        if download:
+            return csv_response(
+                "attendance",
+                ATTENDANCE_COLUMNS,
+                (_attendance_cells(row) for row in lists.all_attendance(user, filters, today)),
+                today,
+            )
+        page = lists.attendance_page(user, filters, today)
+    return render_template(
+        "staff/attendance.html",
+        options=options,
+        filters=filters,
+        page=page,
+        pagination=page and pagination("staff.attendance", filters, page),
+        csv_href=url_for("staff.attendance", **filters.query_args(), format="csv"),
+        today=today,
+    ), (400 if filters.errors else 200)
+
+
+ATTENDANCE_COLUMNS = (
+    "Learner ID",
+    "Learner",
+    "Programme",
+    "Tutor or mentor",
+    "Attendance %",
+    "Possible sessions",
+    "Sessions missed",
+    "Band",
+    "Threshold",
+    "Open case",
+)
+
+
+def _attendance_cells(row: lists.AttendanceRow) -> tuple[Any, ...]:
+    return (
+        row.learner_ref,
+        row.learner_name,
+        row.programme,
+        row.mentor,
+        None if row.percent is None else f"{row.percent:.1f}",
+        row.possible,
+        row.missed,
+        row.band_label,
+        row.threshold,
+        row.case_id,
+    )

@@ -28,10 +28,10 @@ def test_a_mentor_signs_in_and_sees_their_caseload(visit, opened):
 
     tab.sign_in(t.mentor.email, PASSWORD)
     expect(tab.page).to_have_url(re.compile(r"/cases$"))
-    expect(tab.page.get_by_role("heading", name="Caseload")).to_be_visible()
+    expect(tab.page.get_by_role("heading", name="Cases", exact=True)).to_be_visible()
     row = tab.page.get_by_role("row", name=re.compile(case.enrolment.learner.full_name))
     expect(row).to_contain_text(case.enrolment.programme.code)
-    expect(tab.page.get_by_text(t.mentor.name)).to_be_visible()
+    expect(tab.page.get_by_role("navigation").get_by_text(t.mentor.name)).to_be_visible()
     tab.check_accessible()
     tab.screenshot("caseload")
 
@@ -92,7 +92,7 @@ def test_signing_in_and_out_work_without_javascript(visit, opened):
     tab.goto("/sign-in")
     tab.sign_in(t.mentor.email, PASSWORD)
     tab.page.get_by_role("link", name="Cases", exact=True).click()
-    expect(tab.page.get_by_role("heading", name="Caseload")).to_be_visible()
+    expect(tab.page.get_by_role("heading", name="Cases", exact=True)).to_be_visible()
     expect(tab.page.get_by_role("table")).to_contain_text(case.enrolment.learner.full_name)
     tab.page.get_by_role("button", name="Sign out").click()
     expect(tab.page.get_by_text("You have signed out.")).to_be_visible()
