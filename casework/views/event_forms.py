@@ -302,6 +302,10 @@ def _items(schema: Schema, prefix: tuple[str, ...]) -> Iterator[tuple[Item, Fiel
             made = TextAreaField(label, description=hint, widget=GovTextArea())
         elif choices := _one_of(sf):
             item = Item(path, form_name, "choice", required)
+            for choice in choices:  # the hint names the choices as the radios do
+                description = (description or "").replace(
+                    choice, f"'{CHOICES.get(choice, choice)}'"
+                )
             made = RadioField(
                 label,
                 choices=[
