@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from casework import scope
 from casework.cases.service import allowed_events, current_plan, machine_for, stage_name
-from casework.errors import GuardFailed, NotFound
+from casework.errors import Forbidden, GuardFailed, NotFound
 from casework.extensions import db
 from casework.fields import LocalDateTime
-from casework.machines.case import Step, refusal
-from casework.machines.events import CHANGES, EVENTS, event_schema
+from casework.machines.case import CaseMachine, Step, refusal
+from casework.machines.events import CHANGES, EVENTS, Change, event_schema
 from casework.machines.workflow import Event
 from casework.models import (
     ActionPlan,
@@ -406,11 +406,68 @@ def next_steps(user: User, case: Case, today: date | None = None) -> list[dict[s
     return steps
 
 
+# The changes the case page offers as forms (a due item is marked done from its own row, and
+# the scan alone records occurrences).
+PAGE_CHANGES = (
+    Change.ADD_NOTE,
+    Change.RECORD_REVIEW,
+    Change.RECORD_CIRCUMSTANCES,
+    Change.FLAG_SAFEGUARDING,
+)
+
+
+def _change_refusal(user: User, case: Case, change: Change) -> str | None:
+    """Why ``user`` may not make ``change`` on the case now (the machine's rule), else None."""
+    definition = CHANGES[change]
+    step = Step(case, user, change.value, "", {}, date.today(), utcnow())
+    try:
+        CaseMachine._check_who(definition, step)
+    except Forbidden as exc:
+        return exc.message
+    if definition.open_only and not case.is_open:
+        return "The case has ended; it can no longer change."
+    return None
+
+
+def case_changes(user: User, case: Case) -> list[dict[str, Any]]:
+    """The changes that keep the stage (a note, a progress review, the circumstances, the
+    safeguarding flag) ``user`` may make on the case now, where they make sense now."""
+    changes = []
+    for change in PAGE_CHANGES:
+        if _change_refusal(user, case, change):
+            continue
+        if change is Change.RECORD_REVIEW and current_plan(case) is None:
+            continue  # nothing to review yet
+        if change is Change.FLAG_SAFEGUARDING and case.safeguarding_flagged_at is not None:
+            continue
+        changes.append(
+            {
+                "event": change.value,
+                "label": CHANGES[change].label,
+                "action_plan": False,
+                "letters": False,
+                "reason": None,
+                "may": True,
+            }
+        )
+    return changes
+
+
 def step_rules(user: User, case: Case, event: str) -> dict[str, Any]:
-    """What the case page needs to take ``event`` on ``case``: its label, whether it takes an
-    action plan and sends letters, and ``refusal``, why ``user`` may not take it whatever the
-    stage (the policy gives their part in the case no such step), else None. ``NotFound`` when
-    the policy has no such step for staff (the scan alone opens a case)."""
+    """What the case page needs to take ``event`` (a step of the process, or one of the
+    changes it offers) on ``case``: its label, whether it takes an action plan and sends
+    letters, and ``refusal``, why ``user`` may not take it whatever the stage (the policy
+    gives their part in the case no such step), else None. ``NotFound`` when there is no such
+    step for staff (the scan alone opens a case and records occurrences)."""
+    if event in {change.value for change in PAGE_CHANGES}:
+        change = Change(event)
+        return {
+            "event": event,
+            "label": CHANGES[change].label,
+            "action_plan": False,
+            "letters": False,
+            "refusal": _change_refusal(user, case, change),
+        }
     spec = rules_of(case.policy).workflow.event(event)
     if spec is None or spec.event is Event.OPEN:
         raise NotFound(f"{case.policy.provider}'s process has no step '{event}'.")
@@ -446,4 +503,5 @@ def case_page(user: User, case_id: int, today: date | None = None) -> dict[str, 
         "under_age": under if age < under else None,
         "labels": step_labels(case),
         "steps": next_steps(user, case, today),
+        "changes": case_changes(user, case),
     }

@@ -177,7 +177,7 @@ def _page(
             submitted.version.data = str(detail["version"])
             submitted.seen.data = str(seen)
     forms: dict[str, EventForm] = {}
-    for step in detail["steps"]:
+    for step in [*detail["steps"], *detail["changes"]]:
         if not step["may"]:
             continue
         if submitted is not None and submitted.event == step["event"]:

@@ -31,7 +31,7 @@ from marshmallow import fields as mf
 from wtforms import DateField, Field, HiddenField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
-from casework.machines.events import NOTE_LIMIT, event_schema
+from casework.machines.events import CHANGES, NOTE_LIMIT, Change, event_schema
 from casework.machines.workflow import Event
 
 # Staff words for the schemas' field names (anything else: its name, in words).
@@ -49,6 +49,9 @@ LABELS = {
     "reason": "Reason",
     "exit_strategy": "Exit strategy and advice offered (optional)",
     "circumstances": "Health or personal circumstances",
+    "reviewed_on": "Date of the review",
+    "notes": "Notes (optional)",
+    "ReviewData.outcome": "How far the action plan was met",
 }
 # How to ask for each field when it is missing.
 MISSING = {
@@ -62,6 +65,10 @@ MISSING = {
     "outcome": "Enter what the panel decided",
     "reason": "Enter the reason",
     "circumstances": "Enter the health or personal circumstances",
+    "reviewed_on": "Enter the date of the review",
+    # A name two schemas use differently: the schema's name first.
+    "ReviewData.outcome": "Select how far the action plan was met",
+    "CloseData.reason": "Select why the case is closed",
 }
 CHOICES = {
     "attendance_restored": "Attendance is back on track",
@@ -104,6 +111,7 @@ class Item:
     name: str  # the form field's name
     kind: str  # date, time, text, textarea, choice, lines, date_lines
     required: bool
+    missing: str  # what to say when it is needed and missing
 
 
 @dataclass
@@ -170,7 +178,7 @@ class EventForm(FlaskForm):
                 continue
             value = self._value(item)
             if item.required and value in (None, "", []):
-                self[item.name].errors = [_missing(item.path[-1])]
+                self[item.name].errors = [item.missing]
         return not self.errors and not self.form_errors
 
     @property
@@ -222,8 +230,8 @@ class EventForm(FlaskForm):
             self[item.name].errors = [*self[item.name].errors, _stafffield_words(item, message)]
 
 
-def _missing(name: str) -> str:
-    return MISSING.get(name, f"Enter {field_words(name).lower()}")
+def _missing(qualified: str, name: str) -> str:
+    return MISSING.get(qualified) or MISSING.get(name, f"Enter {field_words(name).lower()}")
 
 
 def _iso(line: str) -> str:
@@ -262,7 +270,7 @@ def _flatten(messages: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[
 def _stafffield_words(item: Item, message: str) -> str:
     name = item.path[-1]
     if "Missing data" in message or "Shorter than minimum length 1." in message:
-        return _missing(name)
+        return item.missing
     if message.endswith("Not a valid date."):
         return message.replace("Not a valid date.", "enter a date like 27/3/2027")
     if "Not a valid time" in message:
@@ -280,28 +288,30 @@ def _items(schema: Schema, prefix: tuple[str, ...]) -> Iterator[tuple[Item, Fiel
         legend = field_words(prefix[-1]) if prefix else ""
         description = (sf.metadata or {}).get("description")
         required = bool(sf.required)
-        label = field_words(name)
+        qualified = f"{type(schema).__name__}.{name}"
+        label = LABELS.get(qualified) or field_words(name)
+        missing = _missing(qualified, name)
         if isinstance(sf, mf.Nested):
             nested = sf.schema
             yield from _items(nested, path)
             continue
         if isinstance(sf, mf.Date):
-            item = Item(path, form_name, "date", required)
+            item = Item(path, form_name, "date", required, missing)
             made = BlankableDateField(
                 label, description="For example, 27 3 2027", widget=GovDateInput()
             )
         elif isinstance(sf, mf.Time):
-            item = Item(path, form_name, "time", required)
+            item = Item(path, form_name, "time", required, missing)
             made = StringField(
                 label, description="In hours and minutes, like 14:30", widget=GovTextInput()
             )
         elif isinstance(sf, mf.List):
             of_dates = isinstance(sf.inner, mf.Date)
-            item = Item(path, form_name, "date_lines" if of_dates else "lines", required)
+            item = Item(path, form_name, "date_lines" if of_dates else "lines", required, missing)
             hint = "One date a line, like 27/3/2027." if of_dates else LINES_HINT
             made = TextAreaField(label, description=hint, widget=GovTextArea())
         elif choices := _one_of(sf):
-            item = Item(path, form_name, "choice", required)
+            item = Item(path, form_name, "choice", required, missing)
             for choice in choices:  # the hint names the choices as the radios do
                 description = (description or "").replace(
                     choice, f"'{CHOICES.get(choice, choice)}'"
@@ -318,7 +328,7 @@ def _items(schema: Schema, prefix: tuple[str, ...]) -> Iterator[tuple[Item, Fiel
             )
         else:  # text
             short = _max_length(sf) <= SHORT_TEXT
-            item = Item(path, form_name, "text" if short else "textarea", required)
+            item = Item(path, form_name, "text" if short else "textarea", required, missing)
             widget = GovTextInput() if short else GovTextArea()
             kind = StringField if short else TextAreaField
             made = kind(label, description=description or "", widget=widget)
@@ -326,6 +336,8 @@ def _items(schema: Schema, prefix: tuple[str, ...]) -> Iterator[tuple[Item, Fiel
 
 
 def _one_of(sf: mf.Field) -> list[str] | None:
+    if isinstance(sf, mf.Enum):
+        return [str(member.value if sf.by_value else member.name) for member in sf.enum]
     for validator in sf.validators:
         if isinstance(validator, validate.OneOf):
             return [str(c) for c in validator.choices]
@@ -339,9 +351,17 @@ def _max_length(sf: mf.Field) -> int:
     return 10_000
 
 
+def _schema(name: str, action_plan: bool) -> Schema:
+    """A step's data schema: a workflow event's (with its action plan where the policy asks
+    for one), or a change's."""
+    if name in {event.value for event in Event}:
+        return event_schema(Event(name), action_plan)
+    return CHANGES[Change(name)].data()
+
+
 @cache
-def _form_class(event: Event, action_plan: bool) -> type[EventForm]:
-    schema = event_schema(event, action_plan)
+def _form_class(name: str, action_plan: bool) -> type[EventForm]:
+    schema = _schema(name, action_plan)
     attrs: dict[str, Any] = {}
     items: list[Item] = []
     groups: list[Group] = []
@@ -352,14 +372,14 @@ def _form_class(event: Event, action_plan: bool) -> type[EventForm]:
         if not groups or groups[-1].legend != group_legend:
             groups.append(Group(group_legend))
         groups[-1].names.append(item.name)
-    attrs["event"] = event.value
+    attrs["event"] = name
     attrs["items"] = tuple(items)
     attrs["groups"] = tuple(groups)
-    return type(f"{event.value.title().replace('_', '')}Form", (EventForm,), attrs)
+    return type(f"{name.title().replace('_', '')}Form", (EventForm,), attrs)
 
 
 def form_for(event: str, action_plan: bool, *, formdata: Any = None, **kw: Any) -> EventForm:
     """The form of ``event`` (under a policy that does or does not ask for an action plan);
     its fields named after the event, so the page's forms never share an id."""
-    cls = _form_class(Event(event), action_plan)
+    cls = _form_class(event, action_plan)
     return cls(formdata=formdata, prefix=event, **kw)

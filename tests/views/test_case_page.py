@@ -144,6 +144,10 @@ def test_a_mentor_s_forms_are_built_from_the_event_schemas(client, opened):
         "refer_fitness_to_study/preview",
         "close",
         "close/preview",
+        # Changes that keep the stage (no plan yet: no progress review).
+        "add_note",
+        "record_circumstances",
+        "flag_safeguarding",
     }
     form = html[html.index('id="step-give_verbal_warning"') : html.index('id="step-refer')]
     for name, label in (("targets", "Targets"), ("support", "Support agreed")):
@@ -239,6 +243,24 @@ def test_the_head_issues_a_written_warning_convenes_a_panel_and_gives_a_final_wa
     assert (
         "Withdraw from the programme</strong>: Withdrawal after a final written warning" in blocked
     )
+
+    # A progress review (a change, from its own schema: a date, radios, notes) finds the plan
+    # not met; then the head may withdraw the learner, and the case ends.
+    form = html[html.index('id="step-record_review"') :]
+    form = form[: form.index("</details>")]
+    assert 'type="radio" value="not_met"' in form and "How far the action plan was met" in form
+    fields = {"reviewed_on": ["1", "12", "2026"], "outcome": "not_met", "note": "Reviewed"}
+    assert step(client, case, "record_review", fields).status_code == 303
+    html = page_of(client, case)
+    assert "withdraw" in forms_on(html)
+    assert '<td class="govuk-table__cell">Not met</td>' in html
+    fields = {"reason": "The plan was not followed", "note": "Withdrawn after review"}
+    assert step(client, case, "withdraw", fields).status_code == 303
+    db.session.refresh(case)
+    assert case.state == "withdrawn"
+    html = page_of(client, case)
+    assert "This case has ended: it takes no more steps." in html
+    assert forms_on(html) == {"add_note", "flag_safeguarding"}  # as on any ended case
 
 
 def test_invalid_data_shows_each_problem_on_its_field_and_changes_nothing(
@@ -454,9 +476,26 @@ def test_a_step_the_policy_does_not_have_is_not_found(client, opened):
     db.session.commit()
     sign_in(client, t.head.email)
     token = csrf_token(page_of(client, case))
-    for event in ("open", "no_such_step", "record_review"):
+    for event in ("open", "no_such_step", "record_occurrence", "complete_due_item"):
         response = client.post(f"/cases/{case.id}/events/{event}", data={"csrf_token": token})
         assert response.status_code == 404, event
+
+
+def test_the_safeguarding_lead_adds_notes_and_an_administrator_only_reads(opened, new_client):
+    t, case = opened
+    fire(t.mentor, case, "flag_safeguarding", today=date(2026, 9, 16))
+    db.session.commit()
+    for user, forms in ((t.safeguarding, {"add_note"}), (t.admin, set())):
+        client = new_client()
+        sign_in(client, user.email)
+        html = page_of(client, case)
+        assert forms_on(html) == forms, user.name
+        assert "There is no step of the process you can take on this case now." in html
+        assert "only the learner&#39;s tutor or mentor or the head of programme may" in html
+    data = {"csrf_token": csrf_token(html), "add_note-version": "9", "add_note-note": "Seen"}
+    response = client.post(f"/cases/{case.id}/events/add_note", data=data)
+    assert response.status_code == 403  # the administrator's crafted note
+    assert "Only the people working on this case may add notes to it." in response.text
 
 
 def test_circumstances_show_only_to_those_entitled(client, opened, new_client):
