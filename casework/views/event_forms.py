@@ -19,6 +19,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
+from flask import render_template
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovDateInput,
@@ -26,6 +27,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextArea,
     GovTextInput,
 )
+from markupsafe import Markup
 from marshmallow import Schema, validate
 from marshmallow import fields as mf
 from wtforms import DateField, Field, HiddenField, RadioField, StringField, TextAreaField
@@ -139,6 +141,20 @@ class EventForm(FlaskForm):
     event: str
     items: tuple[Item, ...]
     groups: tuple[Group, ...]
+    blank = False  # made for the page, not from what was sent: nothing typed, no problems
+
+    def fields_html(self) -> Markup:
+        """The fields, drawn. A blank form's are the same on every page (the version and the
+        token are drawn apart), so each step's are drawn once: two dozen GOV.UK fields a page
+        would otherwise cost most of its time."""
+        if not self.blank:
+            return Markup(render_template("staff/case/_fields.html", form=self))
+        drawn = _BLANK.get(type(self))
+        if drawn is None:
+            drawn = _BLANK[type(self)] = Markup(
+                render_template("staff/case/_fields.html", form=self)
+            )
+        return drawn
 
     def data_fields(self) -> Iterator[tuple[Group, list[Field]]]:
         for group in self.groups:
@@ -382,4 +398,9 @@ def form_for(event: str, action_plan: bool, *, formdata: Any = None, **kw: Any) 
     """The form of ``event`` (under a policy that does or does not ask for an action plan);
     its fields named after the event, so the page's forms never share an id."""
     cls = _form_class(event, action_plan)
-    return cls(formdata=formdata, prefix=event, **kw)
+    form = cls(formdata=formdata, prefix=event, **kw)
+    form.blank = formdata is None
+    return form
+
+
+_BLANK: dict[type[EventForm], Markup] = {}
