@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 from datetime import date
+from html import unescape
 
 import pytest
 from pypdf import PdfReader
@@ -543,3 +544,27 @@ def test_the_page_runs_as_many_statements_for_a_long_case_as_for_a_short_one(
     assert count(CaseEvent, long) > count(CaseEvent, case) + 4
     sign_in(client, t.mentor.email)
     assert statements(client, f"/cases/{long.id}") == statements(client, f"/cases/{case.id}")
+
+
+def test_every_policy_s_diagram_fits_the_page_at_every_stage(make):
+    """Inline SVG under the CSP (presentation attributes, no style), named for assistive
+    technology, the stage filled in; drawn once per policy version and stage."""
+    from casework.machines.diagram import policy_machine
+    from casework.models import Policy
+    from casework.views.case_diagram import CURRENT_FILL, _diagram, workflow_diagram
+
+    for policy in db.session.scalars(select(Policy)).all():
+        for state in policy_machine(policy).states:
+            if state.value == "new":
+                continue
+            diagram = workflow_diagram(policy, state.value)
+            svg = str(diagram.svg)
+            assert svg.startswith('<svg role="img" aria-labelledby="workflow-title workflow-desc"')
+            assert " style=" not in svg and "<script" not in svg and "[actor_may]" not in svg
+            node = rf'<path fill="{CURRENT_FILL}"[^>]*/>\s*(?:<path[^>]*/>\s*)*'  # a final: 2
+            filled = re.findall(node + r"<text[^>]*>([^<]+)</text>", svg)
+            assert [unescape(name) for name in filled] == [state.name], state.value
+            assert diagram.stage == state.name and diagram.transitions
+        hits = _diagram.cache_info().hits
+        workflow_diagram(policy, "closed")
+        assert _diagram.cache_info().hits == hits + 1
