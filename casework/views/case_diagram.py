@@ -7,8 +7,8 @@ milliseconds, the page must not."""
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -44,28 +44,23 @@ class _At:
         self.state = state
 
 
+# (policy key, its version's hash, stage) -> its drawing: a handful per policy version.
+_drawn: dict[tuple[str, str, str], Diagram] = {}
+
+
 def workflow_diagram(policy: Policy, stage: str) -> Diagram:
-    return _diagram(policy.key, policy.sha256, stage, _PolicyRef(policy))
+    """The policy's workflow with ``stage`` filled in, drawn once per policy version and stage."""
+    key = (policy.key, policy.sha256, stage)
+    diagram = _drawn.get(key)
+    if diagram is None:
+        diagram = _drawn[key] = _draw(policy, stage)
+    return diagram
 
 
-class _PolicyRef:
-    """Carries the policy into the cached function without making it part of the key."""
-
-    def __init__(self, policy: Policy) -> None:
-        self.policy = policy
-
-    def __hash__(self) -> int:
-        return 0
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _PolicyRef)
-
-
-@lru_cache(maxsize=512)
-def _diagram(_key: str, _sha256: str, stage: str, ref: _PolicyRef) -> Diagram:
-    cls = policy_machine(ref.policy)
+def _draw(policy: Policy, stage: str) -> Diagram:
+    cls = policy_machine(policy)
     names = {state.value: state.name for state in cls.states}
-    workflow = rules_of(ref.policy).workflow
+    workflow = rules_of(policy).workflow
     labels = {event.value: spec.label for event, spec in workflow.events.items()}
     transitions = tuple(
         Transition(names[t.source.value], labels[event.id], names[t.target.value])
@@ -76,12 +71,14 @@ def _diagram(_key: str, _sha256: str, stage: str, ref: _PolicyRef) -> Diagram:
     )
     try:
         svg = _svg(cls, stage, names.get(stage, stage))
-    except (DiagramError, OSError, FileNotFoundError):
+    except (DiagramError, OSError):
         svg = None
     return Diagram(svg, names.get(stage, stage), transitions)
 
 
 def _svg(cls: Any, stage: str, stage_name: str) -> Markup:
+    if shutil.which("dot") is None:  # Graphviz: the page then has the steps in words alone
+        raise DiagramError("Drawing the workflow needs Graphviz's 'dot' program.")
     machine = cls(model=_At(stage), state_field="state")
     graph = DotGraphMachine(machine).get_graph()
     graph.set("label", '""')  # the machine's class name

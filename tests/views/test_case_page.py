@@ -546,12 +546,13 @@ def test_the_page_runs_as_many_statements_for_a_long_case_as_for_a_short_one(
     assert statements(client, f"/cases/{long.id}") == statements(client, f"/cases/{case.id}")
 
 
-def test_every_policy_s_diagram_fits_the_page_at_every_stage(make):
+def test_every_policy_s_diagram_fits_the_page_at_every_stage(app_context):
     """Inline SVG under the CSP (presentation attributes, no style), named for assistive
     technology, the stage filled in; drawn once per policy version and stage."""
     from casework.machines.diagram import policy_machine
     from casework.models import Policy
-    from casework.views.case_diagram import CURRENT_FILL, _diagram, workflow_diagram
+    from casework.views import case_diagram
+    from casework.views.case_diagram import CURRENT_FILL, workflow_diagram
 
     for policy in db.session.scalars(select(Policy)).all():
         for state in policy_machine(policy).states:
@@ -565,6 +566,6 @@ def test_every_policy_s_diagram_fits_the_page_at_every_stage(make):
             filled = re.findall(node + r"<text[^>]*>([^<]+)</text>", svg)
             assert [unescape(name) for name in filled] == [state.name], state.value
             assert diagram.stage == state.name and diagram.transitions
-        hits = _diagram.cache_info().hits
-        workflow_diagram(policy, "closed")
-        assert _diagram.cache_info().hits == hits + 1
+        drawn = workflow_diagram(policy, "closed")
+        assert workflow_diagram(policy, "closed") is drawn  # kept, not drawn again
+        assert case_diagram._drawn[(policy.key, policy.sha256, "closed")] is drawn
