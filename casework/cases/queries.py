@@ -15,9 +15,13 @@ from marshmallow import Schema, fields
 from sqlalchemy import select
 
 from casework import scope
-from casework.cases.service import allowed_events, current_plan, stage_name
+from casework.cases.service import allowed_events, current_plan, machine_for, stage_name
+from casework.errors import Forbidden, GuardFailed, NotFound
 from casework.extensions import db
 from casework.fields import LocalDateTime
+from casework.machines.case import CaseMachine, Step, refusal
+from casework.machines.events import CHANGES, EVENTS, Change, event_schema
+from casework.machines.workflow import Event
 from casework.models import (
     ActionPlan,
     Case,
@@ -34,6 +38,7 @@ from casework.models import (
     Programme,
     User,
 )
+from casework.models.types import utcnow
 from casework.policies.rules import rules_of
 from casework.registers.thresholds import attendance_summary
 
@@ -353,3 +358,150 @@ def learner_letters(account: LearnerAccount) -> list[dict[str, Any]]:
         }
         for letter, snapshot in rows
     )
+
+
+# The case page (casework.views.cases) ----------------------------------------------------------
+
+
+def next_steps(user: User, case: Case, today: date | None = None) -> list[dict[str, Any]]:
+    """Every step the policy takes from the case's stage, in the workflow's order, each saying
+    whether ``user`` may take it now and, where not, why in words: their part in the case (the
+    policy's roles), or a guard of the machine's that fails whatever the form says (the guards
+    that judge the form's data run when it is sent)."""
+    if not case.is_open:
+        return []
+    today = today or date.today()
+    machine = machine_for(case)
+    workflow = rules_of(case.policy).workflow
+    roles = scope.case_roles(user, case.enrolment)
+    source = machine.states_map[case.state]  # the stage the guards judge from
+    order = list(Event)
+    steps = []
+    for machine_event in sorted(machine.allowed_events, key=lambda e: order.index(Event(e.id))):
+        spec = workflow.events[Event(machine_event.id)]
+        schema = event_schema(spec.event, spec.action_plan)
+        reason = None
+        if not roles & set(spec.roles):
+            reason = refusal(spec).message
+        else:
+            step = Step(case, user, spec.event.value, "", {}, today, utcnow(), roles=roles)
+            if "circumstances" in schema.fields:  # the form itself may record them
+                step.data = {"circumstances": "(given with the step)"}
+            try:
+                for guard in EVENTS[spec.event].guards:
+                    if guard != "data_valid":
+                        getattr(machine, guard)(step, machine_event, source)
+            except GuardFailed as exc:
+                reason = exc.message
+        steps.append(
+            {
+                "event": spec.event.value,
+                "label": spec.label,
+                "action_plan": spec.action_plan,
+                "letters": bool(spec.letters),
+                "reason": reason,
+                "may": reason is None,
+            }
+        )
+    return steps
+
+
+# The changes the case page offers as forms (a due item is marked done from its own row, and
+# the scan alone records occurrences).
+PAGE_CHANGES = (
+    Change.ADD_NOTE,
+    Change.RECORD_REVIEW,
+    Change.RECORD_CIRCUMSTANCES,
+    Change.FLAG_SAFEGUARDING,
+)
+
+
+def _change_refusal(user: User, case: Case, change: Change) -> str | None:
+    """Why ``user`` may not make ``change`` on the case now (the machine's rule), else None."""
+    definition = CHANGES[change]
+    step = Step(case, user, change.value, "", {}, date.today(), utcnow())
+    try:
+        CaseMachine._check_who(definition, step)
+    except Forbidden as exc:
+        return exc.message
+    if definition.open_only and not case.is_open:
+        return "The case has ended; it can no longer change."
+    return None
+
+
+def case_changes(user: User, case: Case) -> list[dict[str, Any]]:
+    """The changes that keep the stage (a note, a progress review, the circumstances, the
+    safeguarding flag) ``user`` may make on the case now, where they make sense now."""
+    changes = []
+    for change in PAGE_CHANGES:
+        if _change_refusal(user, case, change):
+            continue
+        if change is Change.RECORD_REVIEW and current_plan(case) is None:
+            continue  # nothing to review yet
+        if change is Change.FLAG_SAFEGUARDING and case.safeguarding_flagged_at is not None:
+            continue
+        changes.append(
+            {
+                "event": change.value,
+                "label": CHANGES[change].label,
+                "action_plan": False,
+                "letters": False,
+                "reason": None,
+                "may": True,
+            }
+        )
+    return changes
+
+
+def step_rules(user: User, case: Case, event: str) -> dict[str, Any]:
+    """What the case page needs to take ``event`` (a step of the process, or one of the
+    changes it offers) on ``case``: its label, whether it takes an action plan and sends
+    letters, and ``refusal``, why ``user`` may not take it whatever the stage (the policy
+    gives their part in the case no such step), else None. ``NotFound`` when there is no such
+    step for staff (the scan alone opens a case and records occurrences)."""
+    if event in {change.value for change in PAGE_CHANGES}:
+        change = Change(event)
+        return {
+            "event": event,
+            "label": CHANGES[change].label,
+            "action_plan": False,
+            "letters": False,
+            "refusal": _change_refusal(user, case, change),
+        }
+    spec = rules_of(case.policy).workflow.event(event)
+    if spec is None or spec.event is Event.OPEN:
+        raise NotFound(f"{case.policy.provider}'s process has no step '{event}'.")
+    may = bool(scope.case_roles(user, case.enrolment) & set(spec.roles))
+    return {
+        "event": spec.event.value,
+        "label": spec.label,
+        "action_plan": spec.action_plan,
+        "letters": bool(spec.letters),
+        "refusal": None if may else refusal(spec).message,
+    }
+
+
+def step_labels(case: Case) -> dict[str, str]:
+    """What the timeline calls each event and change: the provider's words for its steps."""
+    labels = {change.value: d.label for change, d in CHANGES.items()}
+    workflow = rules_of(case.policy).workflow
+    return labels | {event.value: spec.label for event, spec in workflow.events.items()}
+
+
+def case_page(user: User, case_id: int, today: date | None = None) -> dict[str, Any]:
+    """``case_detail`` and what the case page adds: the learner's age, the label of every step on
+    the timeline, and the next steps with whether this user may take each now."""
+    today = today or date.today()
+    detail = case_detail(user, case_id, today)
+    case = db.session.get(Case, case_id)  # loaded (within scope) by case_detail: no query
+    learner = case.enrolment.learner
+    age = learner.age_on(today)
+    under = rules_of(case.policy).contacts.parent_carer_under_age
+    return {
+        **detail,
+        "age": age,
+        "under_age": under if age < under else None,
+        "labels": step_labels(case),
+        "steps": next_steps(user, case, today),
+        "changes": case_changes(user, case),
+    }

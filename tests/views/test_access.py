@@ -34,10 +34,10 @@ PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
 @dataclass
 class World:
     emails: dict[str, str]  # role -> the account that signs in as it
-    ids: dict[str, dict[str, int]]  # "own" / "other" -> path parameter -> id
+    ids: dict[str, dict[str, int | str]]  # "own" / "other" -> path parameter -> id
 
 
-def _records(enrolment: Enrolment) -> dict[str, int]:
+def _records(enrolment: Enrolment) -> dict[str, int | str]:
     case = db.session.scalars(select(Case).where(Case.enrolment_id == enrolment.id)).one()
     letter = db.session.scalars(
         select(Letter).where(Letter.case_id == case.id, Letter.recipient_kind == "learner")
@@ -52,6 +52,7 @@ def _records(enrolment: Enrolment) -> dict[str, int]:
         "job_id": letter.job_id,
         "mark_id": mark.id,
         "session_id": mark.session_id,
+        "event": "give_verbal_warning",  # a step of the case page's: one the own case can take
     }
 
 

@@ -1,0 +1,137 @@
+"""In a real browser: a mentor opens a learner's case from their caseload and gives a verbal
+warning with its action plan through the form; the head of programme issues the written warning
+(previewing its letter first), convenes a panel and records a final written warning. axe-core
+checks every page visited."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from playwright.sync_api import expect
+from pypdf import PdfReader
+
+from casework.cases.scan import run_scan
+from casework.extensions import db
+from tests.views.conftest import PASSWORD
+
+
+def next_occurrence(t, case, clock) -> None:
+    """Back for two sessions, then absent again: the nightly scan records an occurrence."""
+    day = t.mark(case.enrolment, "PPU")
+    clock(day)
+    run_scan(day)
+    db.session.commit()
+
+
+def fill_plan(form) -> None:
+    form.get_by_label("Targets").fill("Attend every timetabled session\nArrive on time")
+    form.get_by_label("Support agreed").fill("Weekly check-in with the mentor")
+    form.get_by_label("Review dates").fill("1/12/2026")
+
+
+def open_step(tab, name: str):
+    """The step's form: its section opened (a details element)."""
+    form = tab.page.locator("details", has=tab.page.get_by_text(name, exact=True))
+    form.locator("summary").click()
+    return form
+
+
+def test_a_mentor_and_the_head_take_a_case_from_a_verbal_warning_to_a_final_written_warning(
+    visit, opened, clock
+):
+    t, case = opened
+    db.session.commit()
+    learner = case.enrolment.learner
+
+    mentor = visit()
+    mentor.goto("/sign-in")
+    mentor.sign_in(t.mentor.email, PASSWORD)
+    mentor.page.get_by_role("link", name="Cases", exact=True).click()
+    mentor.page.get_by_role("link", name=learner.full_name).click()
+    expect(mentor.page).to_have_url(re.compile(rf"/cases/{case.id}$"))
+    expect(mentor.page.get_by_role("heading", name=learner.full_name)).to_be_visible()
+    expect(mentor.page.get_by_role("img", name="The stages of this case's process")).to_be_visible()
+    # A mentor has no withdraw step at all at this stage, and no button for it.
+    expect(mentor.page.get_by_role("button", name=re.compile("Withdraw"))).to_have_count(0)
+    mentor.check_accessible()
+    mentor.screenshot("case-page")
+
+    form = open_step(mentor, "Option B: give a verbal warning")
+    mentor.refused.add(f"{mentor.base_url}/cases/{case.id}/events/give_verbal_warning")
+    form.get_by_role(
+        "button", name="Option B: give a verbal warning", exact=True
+    ).click()  # nothing typed
+    expect(mentor.page.get_by_role("heading", name="There is a problem")).to_be_visible()
+    expect(mentor.page.get_by_role("link", name="Enter at least one target")).to_be_visible()
+    mentor.check_accessible()
+    mentor.screenshot("case-page-error")
+
+    form = mentor.page.locator("#step-give_verbal_warning")  # reopened with its problems
+    fill_plan(form)
+    form.get_by_label("Note").fill("Talked it through; agreed the plan.")
+    form.get_by_role("button", name="Option B: give a verbal warning", exact=True).click()
+    expect(mentor.page.get_by_text("The case is now at 'Verbal warning'")).to_be_visible()
+    expect(mentor.page.locator(".moj-timeline")).to_contain_text("Arrive on time")
+    mentor.check_accessible()
+
+    next_occurrence(t, case, clock)
+    head = visit()
+    head.goto("/sign-in")
+    head.sign_in(t.head.email, PASSWORD)
+    head.goto(f"/cases/{case.id}")
+    form = open_step(head, "Issue a written warning")
+    fill_plan(form)
+    form.get_by_label("Note").fill("A second occurrence after the verbal warning.")
+    # Preview the letter first: it opens in a new tab, as a PDF (read here on its way to the
+    # tab); nothing is kept.
+    previews = []
+
+    def keep(route) -> None:
+        response = route.fetch()
+        previews.append((response.status, response.headers, response.body()))
+        route.fulfill(response=response)
+
+    head.page.context.route(re.compile(r"/events/issue_written_warning/preview$"), keep)
+    with head.page.context.expect_page() as tab:
+        form.get_by_role("button", name=re.compile("Preview letters")).click()
+    tab.value.wait_for_load_state()
+    [(status, headers, body)] = previews
+    assert status == 200 and headers["content-type"] == "application/pdf"
+    assert headers["content-disposition"].startswith("inline;")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
+    assert "PREVIEW" in text and learner.full_name in text
+    tab.value.close()
+    head.check_accessible()
+
+    form.get_by_role("button", name="Issue a written warning", exact=True).click()
+    expect(head.page.get_by_text("The case is now at 'Written warning'")).to_be_visible()
+    head.check_accessible()
+
+    next_occurrence(t, case, clock)
+    head.goto(f"/cases/{case.id}")
+    form = open_step(head, "Convene a panel")
+    form.get_by_label("Day").fill("10")
+    form.get_by_label("Month").fill("12")
+    form.get_by_label("Year").fill("2026")
+    form.get_by_label("Time").fill("10:00")
+    form.get_by_label("Place").fill("Meeting room 2")
+    form.get_by_label("Members of the panel").fill("Hana Head\nHead of learning support")
+    form.get_by_label("Note").fill("The third occurrence.")
+    form.get_by_role("button", name="Convene a panel", exact=True).click()
+    expect(head.page.get_by_text("The case is now at 'Disciplinary panel'")).to_be_visible()
+    expect(head.page.locator("#due")).to_be_visible()
+    expect(head.page.get_by_text("Panel at 10:00, Meeting room 2")).to_be_visible()
+    head.check_accessible()
+
+    form = open_step(head, "Issue a final written warning")
+    form.get_by_label("What the panel decided").fill("A final written warning.")
+    fill_plan(form)
+    form.get_by_label("Note").fill("The panel met.")
+    form.get_by_role("button", name="Issue a final written warning", exact=True).click()
+    expect(head.page.get_by_text("The case is now at 'Final written warning'")).to_be_visible()
+    expect(head.page.locator("#steps-not-possible")).to_contain_text("Withdraw from the programme")
+    head.check_accessible()
+    head.screenshot("case-page-final-warning")
+    db.session.refresh(case)
+    assert case.state == "final_written_warning"
