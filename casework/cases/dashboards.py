@@ -59,7 +59,8 @@ LETTER_TITLES = {
 @dataclass(frozen=True)
 class StageCount:
     stage: str
-    name: str
+    label: str  # the stage in general terms ("Written warning")
+    names: tuple[str, ...]  # what the programmes' policies call it, where that differs
     count: int
 
 
@@ -231,11 +232,13 @@ def _stage_counts(cases: Select, policies: dict[int, Policy]) -> list[StageCount
         name = rules_of(policies[policy_id]).workflow.stage_name(state)
         if name not in names[state]:
             names[state].append(name)
-    return [
-        StageCount(stage.value, " / ".join(names[stage]), totals[stage])
-        for stage in OPEN_STAGES
-        if totals.get(stage)
-    ]
+    stage_counts = []
+    for stage in OPEN_STAGES:
+        if totals.get(stage):
+            label = stage.value.replace("_", " ").capitalize()
+            own = tuple(name for name in names[stage] if name.casefold() != label.casefold())
+            stage_counts.append(StageCount(stage.value, label, own, totals[stage]))
+    return stage_counts
 
 
 def _due_lines(items: Select, policies: dict[int, Policy], today: date) -> list[CaseLine]:
