@@ -6,6 +6,7 @@ anything outside it is refused in words, never answered with someone else's rows
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -50,30 +51,50 @@ def pagination(endpoint: str, filters: lists.Filters, page: lists.Page) -> dict[
     return params
 
 
-@bp.get("/cases")
-def caseload():
+def _list_page(
+    endpoint: str,
+    csv_name: str,
+    columns: tuple[str, ...],
+    cells: Callable[[Any], tuple[Any, ...]],
+    options: Callable[..., Any],
+    parse: Callable[..., lists.Filters],
+    everything: Callable[..., Any],
+    one_page: Callable[..., lists.Page],
+):
+    """A list page: its filters read and checked, then one page of rows, or every row as CSV."""
     user, today = staff_user(), date.today()
-    options = lists.case_options(user)
-    filters = lists.parse_case_filters(request.args, options)
+    choices = options(user)
+    filters = parse(request.args, choices)
     download = _check_format(filters)
     page = None
     if not filters.errors:
         if download:
-            return csv_response(
-                "cases",
-                CASE_COLUMNS,
-                (_case_cells(row) for row in lists.all_cases(user, filters, today)),
-                today,
-            )
-        page = lists.case_page(user, filters, today)
+            rows = everything(user, filters, today)
+            return csv_response(csv_name, columns, (cells(row) for row in rows), today)
+        page = one_page(user, filters, today)
     return render_template(
-        "staff/caseload.html",
-        options=options,
+        f"staff/{endpoint.removeprefix('staff.')}.html",
+        options=choices,
         filters=filters,
         page=page,
-        pagination=page and pagination("staff.caseload", filters, page),
-        csv_href=url_for("staff.caseload", **filters.query_args(), format="csv"),
+        pagination=page and pagination(endpoint, filters, page),
+        csv_href=url_for(endpoint, **filters.query_args(), format="csv"),
+        today=today,
     ), (400 if filters.errors else 200)
+
+
+@bp.get("/cases")
+def caseload():
+    return _list_page(
+        "staff.caseload",
+        "cases",
+        CASE_COLUMNS,
+        _case_cells,
+        lists.case_options,
+        lists.parse_case_filters,
+        lists.all_cases,
+        lists.case_page,
+    )
 
 
 CASE_COLUMNS = (
@@ -107,29 +128,16 @@ def _case_cells(row: lists.CaseRow) -> tuple[Any, ...]:
 
 @bp.get("/attendance")
 def attendance():
-    user, today = staff_user(), date.today()
-    options = lists.attendance_options(user)
-    filters = lists.parse_attendance_filters(request.args, options)
-    download = _check_format(filters)
-    page = None
-    if not filters.errors:
-        if download:
-            return csv_response(
-                "attendance",
-                ATTENDANCE_COLUMNS,
-                (_attendance_cells(row) for row in lists.all_attendance(user, filters, today)),
-                today,
-            )
-        page = lists.attendance_page(user, filters, today)
-    return render_template(
-        "staff/attendance.html",
-        options=options,
-        filters=filters,
-        page=page,
-        pagination=page and pagination("staff.attendance", filters, page),
-        csv_href=url_for("staff.attendance", **filters.query_args(), format="csv"),
-        today=today,
-    ), (400 if filters.errors else 200)
+    return _list_page(
+        "staff.attendance",
+        "attendance",
+        ATTENDANCE_COLUMNS,
+        _attendance_cells,
+        lists.attendance_options,
+        lists.parse_attendance_filters,
+        lists.all_attendance,
+        lists.attendance_page,
+    )
 
 
 ATTENDANCE_COLUMNS = (
