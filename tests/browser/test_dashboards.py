@@ -95,7 +95,7 @@ def test_a_head_sees_their_dashboard_and_filters_the_cases(visit, browser_world)
     t, _officer, _case, below, _near = browser_world
     tab = signed_in(visit, t.head.email)
     expect(tab.page.get_by_role("heading", name="Your programmes")).to_be_visible()
-    tab.page.get_by_role("link", name="Attendance monitoring: 1 case").click()
+    tab.page.get_by_role("link", name="1 case at monitoring").click()
     expect(tab.page).to_have_url(re.compile(r"/cases\?stage=monitoring$"))
     expect(tab.page.get_by_role("heading", name="Cases", exact=True)).to_be_visible()
     expect(tab.page.get_by_label("Stage")).to_have_value("monitoring")
