@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 import time_machine
 
+from casework.cases.scan import run_scan
 from casework.cases.service import ActionResult, act
 from casework.extensions import db
 from casework.models import Case, Enrolment, ProgrammeRole, ProgrammeStaff, Role, User
@@ -118,3 +119,15 @@ def fire(actor: User, case: Case, event: str, *, today: date, **data) -> ActionR
         data=data,
         today=today,
     )
+
+
+def to_written_warning(t: Team, case: Case, clock: callable, today: date) -> date:
+    """Take a case the scan opened on ``today`` to a written warning: the mentor's verbal warning,
+    the next occurrence (back for two sessions, then absent), the head's written warning, whose
+    letters wait for the head's approval. Returns the day of the warning."""
+    fire(t.mentor, case, "give_verbal_warning", today=today, action_plan=PLAN)
+    day = t.mark(case.enrolment, "PPU")
+    clock(day)
+    run_scan(day)
+    fire(t.head, case, "issue_written_warning", today=day, action_plan=PLAN)
+    return day

@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovSubmitInput, GovTextArea
 from wtforms import HiddenField, SubmitField, TextAreaField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import DataRequired, Length
 
 from casework.cases.queries import (
     check_may_decide,
@@ -23,6 +23,7 @@ from casework.cases.queries import (
     staff_letter,
 )
 from casework.cases.service import decide_letter
+from casework.errors import InvalidData
 from casework.machines.events import NOTE_LIMIT
 from casework.models import Letter, Role
 from casework.views.pages import staff_blueprint, staff_user
@@ -37,7 +38,7 @@ class ReturnLetterForm(FlaskForm):
         "sees it.",
         widget=GovTextArea(),
         validators=[
-            InputRequired("Enter what is wrong with the letter"),
+            DataRequired("Enter what is wrong with the letter"),
             Length(max=NOTE_LIMIT, message=f"Write at most {NOTE_LIMIT} characters"),
         ],
     )
@@ -89,19 +90,24 @@ def return_letter(letter_id: int) -> ResponseReturnValue:
     if request.method == "GET":
         form.back.data = request.args.get("back", "list")
     if not form.validate_on_submit():
-        status = 422 if request.method == "POST" else 200
-        return render_template(
-            "staff/letters/return.html",
-            form=form,
-            letter=letter,
-            title=letter_title(letter.template),
-        ), status
-    decide_letter(actor=user, letter_id=letter_id, approve=False, note=form.note.data)
+        return _return_page(form, letter, 422 if request.method == "POST" else 200)
+    try:
+        decide_letter(actor=user, letter_id=letter_id, approve=False, note=form.note.data)
+    except InvalidData as exc:  # a note no database keeps (the service's rule): on the field
+        form.note.errors = [m for messages in exc.errors.values() for m in messages]
+        return _return_page(form, letter, 422)
     flash(
         f"{letter_title(letter.template)} {letter.reference} returned: it will not be sent.",
         "success",
     )
     return _back(form.back.data, letter)
+
+
+def _return_page(form: ReturnLetterForm, letter: Letter, status: int) -> tuple[str, int]:
+    title = letter_title(letter.template)
+    return render_template(
+        "staff/letters/return.html", form=form, letter=letter, title=title
+    ), status
 
 
 def _back(where: str | None, letter: Letter) -> Response:

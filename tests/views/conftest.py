@@ -14,6 +14,7 @@ from casework.documents.jobs import render_job
 from casework.extensions import db, limiter
 from casework.models import LetterJob
 from tests.api.conftest import opened  # noqa: F401  (a case the scan opened: the caseload's)
+from tests.case_fixtures import to_written_warning
 
 PASSWORD = "correct horse"
 
@@ -73,14 +74,30 @@ def sign_in(client: FlaskClient, email: str, password: str = PASSWORD, path: str
     return client.post(path, data={"email": email, "password": password, "csrf_token": token})
 
 
+def render_letters(case) -> None:
+    for job_id in db.session.scalars(
+        select(LetterJob.id).where(LetterJob.case_id == case.id).order_by(LetterJob.id)
+    ).all():
+        render_job(job_id)
+
+
 @pytest.fixture
 def with_letters(opened):  # noqa: F811
     """The opened case with its letters rendered, and an account for its learner."""
     t, case = opened
-    for job_id in db.session.scalars(
-        select(LetterJob.id).where(LetterJob.case_id == case.id)
-    ).all():
-        render_job(job_id)
+    render_letters(case)
+    account = t.factory.learner_account(case.enrolment.learner, password=PASSWORD)
+    db.session.commit()
+    return t, case, account
+
+
+@pytest.fixture
+def written(opened, clock):  # noqa: F811
+    """The opened case taken to a written warning (whose letters wait for the head's approval),
+    every letter rendered, and an account for its learner."""
+    t, case = opened
+    to_written_warning(t, case, clock, case.opened_on)
+    render_letters(case)
     account = t.factory.learner_account(case.enrolment.learner, password=PASSWORD)
     db.session.commit()
     return t, case, account
