@@ -8,13 +8,11 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import event
 
-from casework.documents.jobs import render_job
 from casework.extensions import db, limiter
-from casework.models import LetterJob
 from tests.api.conftest import opened  # noqa: F401  (a case the scan opened: the caseload's)
-from tests.case_fixtures import to_written_warning
+from tests.case_fixtures import render_letters, to_written_warning
 
 PASSWORD = "correct horse"
 
@@ -72,13 +70,6 @@ def csrf_token(html: str) -> str:
 def sign_in(client: FlaskClient, email: str, password: str = PASSWORD, path: str = "/sign-in"):
     token = csrf_token(client.get(path).get_data(as_text=True))
     return client.post(path, data={"email": email, "password": password, "csrf_token": token})
-
-
-def render_letters(case) -> None:
-    for job_id in db.session.scalars(
-        select(LetterJob.id).where(LetterJob.case_id == case.id).order_by(LetterJob.id)
-    ).all():
-        render_job(job_id)
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from casework.cases.scan import run_scan
 from casework.extensions import db
 from casework.machines.audit import verify_chains
 from casework.models import Case, CaseEvent, ContactKind, Letter, LetterApproval, LetterJob
-from tests.case_fixtures import TERM_START, to_written_warning
-from tests.views.conftest import csrf_token, render_letters, sign_in
+from tests.case_fixtures import TERM_START, render_letters, to_written_warning
+from tests.views.conftest import csrf_token, sign_in
 
 
 def letters_of(case, template: str) -> list[Letter]:
