@@ -16,7 +16,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from casework.extensions import limiter
-from tests.views.conftest import opened, with_letters  # noqa: F401  (the data the pages show)
+from tests.views.conftest import opened, with_letters, written  # noqa: F401  (the pages' data)
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"

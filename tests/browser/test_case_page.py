@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 from playwright.sync_api import expect
 from pypdf import PdfReader
+from sqlalchemy import select
 
 from casework.cases.scan import run_scan
 from casework.extensions import db
+from casework.models import Letter
 from tests.views.conftest import PASSWORD
 
 
@@ -38,9 +41,10 @@ def open_step(tab, name: str):
 
 
 def test_a_mentor_and_the_head_take_a_case_from_a_verbal_warning_to_a_final_written_warning(
-    visit, opened, clock
+    visit, opened, clock, app, monkeypatch
 ):
     t, case = opened
+    monkeypatch.setitem(app.config, "RENDER_LETTERS_ON_ACTION", True)  # as served: at once
     db.session.commit()
     learner = case.enrolment.learner
 
@@ -107,6 +111,31 @@ def test_a_mentor_and_the_head_take_a_case_from_a_verbal_warning_to_a_final_writ
     form.get_by_role("button", name="Issue a written warning", exact=True).click()
     expect(head.page.get_by_text("The case is now at 'Written warning'")).to_be_visible()
     head.check_accessible()
+
+    # Its letters wait for the head's approval: they read the learner's, and approve it.
+    letter = db.session.scalars(
+        select(Letter).where(
+            Letter.case_id == case.id,
+            Letter.template == "written_warning",
+            Letter.recipient_kind == "learner",
+        )
+    ).one()
+    row = head.page.locator("#letters + table tr", has_text=letter.reference)
+    expect(row).to_contain_text("Awaiting approval: not sent")
+    with head.page.expect_download() as download:
+        row.get_by_role("link", name=re.compile(f"^Download {letter.reference}")).click()
+    assert download.value.suggested_filename == f"{letter.reference}.pdf"
+    body = Path(download.value.path()).read_bytes()
+    assert body == letter.pdf
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
+    assert "PREVIEW" not in text and learner.full_name in text
+    row.get_by_role("button", name=f"Approve letter {letter.reference}").click()
+    expect(head.page.get_by_text(f"{letter.reference} approved: it can go out")).to_be_visible()
+    row = head.page.locator("#letters + table tr", has_text=letter.reference)
+    expect(row).to_contain_text("Approved")
+    expect(row.get_by_role("button", name=re.compile("^Approve"))).to_have_count(0)
+    head.check_accessible()
+    head.screenshot("case-page-letter-approved")
 
     next_occurrence(t, case, clock)
     head.goto(f"/cases/{case.id}")
