@@ -5,16 +5,13 @@ their list; only then may the learner read them. Downloads are the stored bytes,
 from __future__ import annotations
 
 import io
-from datetime import date
 
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from casework.cases.scan import run_scan
 from casework.extensions import db
 from casework.machines.audit import verify_chains
-from casework.models import Case, CaseEvent, ContactKind, Letter, LetterApproval, LetterJob
-from tests.case_fixtures import TERM_START, render_letters, to_written_warning
+from casework.models import CaseEvent, Letter, LetterApproval, LetterJob
 from tests.views.conftest import csrf_token, sign_in
 
 
@@ -231,32 +228,3 @@ def test_the_learner_area_shows_their_letters_and_current_plan_and_nothing_else(
     assert all(x.reference not in page for x in parents)
     assert stranger.learner.full_name not in page
     assert client.get(f"/letters/{own.id}").status_code == 403  # the staff download
-
-
-def test_the_letters_list_runs_as_many_statements_for_many_letters_as_for_one(
-    new_client, written, clock, statements
-):
-    t, case, _account = written
-    client = new_client()
-    sign_in(client, t.head.email)
-    few = statements(client, "/letters")
-    # Two more learners' written warnings, each with a parent's letter too; their sessions
-    # follow the first learner's, so that the clock only moves on.
-    day = case.opened_on
-    for n in range(2):
-        enrolment = t.learner(born=date(2010, 5, 1))
-        t.factory.contact(
-            enrolment.learner, ContactKind.PARENT_CARER, name=f"Carer {n}", address="1 Road"
-        )
-        t.skip(enrolment, (day - TERM_START.date()).days + 1)
-        day = t.mark(enrolment, "PPPPPPPPUU")
-        clock(day)
-        run_scan(day)
-        other = db.session.scalars(select(Case).where(Case.enrolment_id == enrolment.id)).one()
-        day = to_written_warning(t, other, clock, day)
-        render_letters(other)
-    db.session.commit()
-    client = new_client()  # signed in on the day the clock shows now
-    sign_in(client, t.head.email)
-    assert "6 letters waiting" in client.get("/letters").text
-    assert statements(client, "/letters") == few
