@@ -65,6 +65,14 @@ def visible_cases(user: User) -> Select[tuple[Case]]:
     return query.where(or_(*conditions)) if conditions else query.where(false())
 
 
+def led_cases(user: User) -> Select[tuple[Case]]:
+    """The cases ``user`` sees on the programmes they head (a query)."""
+    led = select(Enrolment.id).where(
+        Enrolment.programme_id.in_(linked_programmes(user, ProgrammeRole.HEAD))
+    )
+    return visible_cases(user).where(Case.enrolment_id.in_(led))
+
+
 def visible_enrolments(user: User) -> Select[tuple[Enrolment]]:
     """A query of the enrolments (learners on programmes) ``user`` may see."""
     query = select(Enrolment)

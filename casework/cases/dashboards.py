@@ -156,14 +156,6 @@ def _full_name(given: str, preferred: str | None, family: str) -> str:
     return f"{preferred or given} {family}"
 
 
-def _led_cases(user: User) -> Select:
-    """The cases ``user`` sees on the programmes they lead."""
-    led = select(Enrolment.id).where(
-        Enrolment.programme_id.in_(scope.linked_programmes(user, ProgrammeRole.HEAD))
-    )
-    return scope.visible_cases(user).where(Case.enrolment_id.in_(led))
-
-
 def _mentored_cases(user: User) -> Select:
     mentored = select(Enrolment.id).where(Enrolment.mentor_id == user.id)
     return scope.visible_cases(user).where(Case.enrolment_id.in_(mentored))
@@ -300,7 +292,7 @@ def _letters_in_trouble(cases: Select) -> Listing:
 
 def head_sections(user: User, today: date) -> dict[str, Any]:
     policies = _policies()
-    cases = _led_cases(user)
+    cases = scope.led_cases(user)
     panels = _open_items(cases).where(DueItem.kind == DueKind.PANEL)
     led = select(Enrolment).where(
         Enrolment.programme_id.in_(scope.linked_programmes(user, ProgrammeRole.HEAD))

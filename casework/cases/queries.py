@@ -39,7 +39,6 @@ from casework.models import (
     Occurrence,
     PlanReview,
     Programme,
-    ProgrammeRole,
     Role,
     User,
 )
@@ -470,10 +469,7 @@ def _awaiting(user: User) -> Select:
     head (within their scope)."""
     if not (user.active and user.has_role(Role.HEAD_OF_PROGRAMME)):
         return select(Letter).where(false())
-    led = select(Enrolment.id).where(
-        Enrolment.programme_id.in_(scope.linked_programmes(user, ProgrammeRole.HEAD))
-    )
-    cases = scope.visible_cases(user).where(Case.enrolment_id.in_(led))
+    cases = scope.led_cases(user)
     return (
         select(Letter)
         .join(LetterJob, LetterJob.id == Letter.job_id)

@@ -99,6 +99,12 @@ class Visit:
             Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
             self.page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
 
+    def download(self, link) -> tuple[str, bytes]:
+        """Follow a download link: (the file name the browser is given, the bytes it saves)."""
+        with self.page.expect_download() as download:
+            link.click()
+        return download.value.suggested_filename, Path(download.value.path()).read_bytes()
+
     def sign_in(self, email: str, password: str) -> None:
         self.page.get_by_label("Email address").fill(email)
         self.page.get_by_label("Password", exact=True).fill(password)

@@ -5,18 +5,15 @@ checks every page visited."""
 
 from __future__ import annotations
 
-import io
 import re
-from pathlib import Path
 
 from playwright.sync_api import expect
-from pypdf import PdfReader
 from sqlalchemy import select
 
 from casework.cases.scan import run_scan
 from casework.extensions import db
 from casework.models import Letter
-from tests.views.conftest import PASSWORD
+from tests.views.conftest import PASSWORD, pdf_text
 
 
 def next_occurrence(t, case, clock) -> None:
@@ -103,7 +100,7 @@ def test_a_mentor_and_the_head_take_a_case_from_a_verbal_warning_to_a_final_writ
     [(status, headers, body)] = previews
     assert status == 200 and headers["content-type"] == "application/pdf"
     assert headers["content-disposition"].startswith("inline;")
-    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
+    text = pdf_text(body)
     assert "PREVIEW" in text and learner.full_name in text
     tab.value.close()
     head.check_accessible()
@@ -122,12 +119,9 @@ def test_a_mentor_and_the_head_take_a_case_from_a_verbal_warning_to_a_final_writ
     ).one()
     row = head.page.locator("#letters + table tr", has_text=letter.reference)
     expect(row).to_contain_text("Awaiting approval: not sent")
-    with head.page.expect_download() as download:
-        row.get_by_role("link", name=re.compile(f"^Download {letter.reference}")).click()
-    assert download.value.suggested_filename == f"{letter.reference}.pdf"
-    body = Path(download.value.path()).read_bytes()
-    assert body == letter.pdf
-    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
+    name, body = head.download(row.get_by_role("link", name=f"Download {letter.reference}"))
+    assert name == f"{letter.reference}.pdf" and body == letter.pdf
+    text = pdf_text(body)
     assert "PREVIEW" not in text and learner.full_name in text
     row.get_by_role("button", name=f"Approve letter {letter.reference}").click()
     expect(head.page.get_by_text(f"{letter.reference} approved: it can go out")).to_be_visible()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from pypdf import PdfReader
 from sqlalchemy import event
 
 from casework.extensions import db, limiter
@@ -59,6 +61,11 @@ def statements(app_context) -> Callable[[FlaskClient, str], int]:
         return len(seen)
 
     return count
+
+
+def pdf_text(body: bytes) -> str:
+    """A downloaded PDF read back: the text of all its pages."""
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
 
 
 def csrf_token(html: str) -> str:

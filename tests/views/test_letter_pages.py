@@ -4,15 +4,12 @@ their list; only then may the learner read them. Downloads are the stored bytes,
 
 from __future__ import annotations
 
-import io
-
-from pypdf import PdfReader
 from sqlalchemy import select
 
 from casework.extensions import db
 from casework.machines.audit import verify_chains
 from casework.models import CaseEvent, Letter, LetterApproval, LetterJob
-from tests.views.conftest import csrf_token, sign_in
+from tests.views.conftest import csrf_token, pdf_text, sign_in
 
 
 def letters_of(case, template: str) -> list[Letter]:
@@ -41,10 +38,6 @@ def return_with(client, letter: Letter, note: str):
     return client.post(
         f"/letters/{letter.id}/return", data={"csrf_token": token, "note": note, "back": "case"}
     )
-
-
-def pdf_text(body: bytes) -> str:
-    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
 
 
 def test_letters_the_policy_marks_are_written_but_wait_for_the_head(client, written):
