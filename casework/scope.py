@@ -13,7 +13,7 @@ from sqlalchemy import Select, false, or_, select
 
 from casework.errors import NotFound
 from casework.extensions import db
-from casework.models import Case, Enrolment, ProgrammeRole, ProgrammeStaff, Role, User
+from casework.models import Case, Enrolment, Letter, ProgrammeRole, ProgrammeStaff, Role, User
 
 
 class ScanActor:
@@ -65,6 +65,14 @@ def visible_cases(user: User) -> Select[tuple[Case]]:
     return query.where(or_(*conditions)) if conditions else query.where(false())
 
 
+def led_cases(user: User) -> Select[tuple[Case]]:
+    """The cases ``user`` sees on the programmes they head (a query)."""
+    led = select(Enrolment.id).where(
+        Enrolment.programme_id.in_(linked_programmes(user, ProgrammeRole.HEAD))
+    )
+    return visible_cases(user).where(Case.enrolment_id.in_(led))
+
+
 def visible_enrolments(user: User) -> Select[tuple[Enrolment]]:
     """A query of the enrolments (learners on programmes) ``user`` may see."""
     query = select(Enrolment)
@@ -85,6 +93,11 @@ def visible_enrolments(user: User) -> Select[tuple[Enrolment]]:
         flagged = select(Case.enrolment_id).where(Case.safeguarding_flagged_at.is_not(None))
         conditions.append(Enrolment.id.in_(flagged))
     return query.where(or_(*conditions)) if conditions else query.where(false())
+
+
+def visible_letters(user: User) -> Select[tuple[Letter]]:
+    """A query of the stored letters on the cases ``user`` may see."""
+    return select(Letter).where(Letter.case_id.in_(visible_cases(user).with_only_columns(Case.id)))
 
 
 def case_for(user: User, case_id: int, *, for_update: bool = False) -> Case:

@@ -9,10 +9,20 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 import time_machine
+from sqlalchemy import select
 
+from casework.cases.scan import run_scan
 from casework.cases.service import ActionResult, act
 from casework.extensions import db
-from casework.models import Case, Enrolment, ProgrammeRole, ProgrammeStaff, Role, User
+from casework.models import (
+    Case,
+    Enrolment,
+    LetterJob,
+    ProgrammeRole,
+    ProgrammeStaff,
+    Role,
+    User,
+)
 from tests.factories import Factory
 
 TERM_START = datetime(2026, 9, 7, 9, 0)  # a Monday; one session a day from here
@@ -118,3 +128,25 @@ def fire(actor: User, case: Case, event: str, *, today: date, **data) -> ActionR
         data=data,
         today=today,
     )
+
+
+def to_written_warning(t: Team, case: Case, clock: callable, today: date) -> date:
+    """Take a case the scan opened on ``today`` to a written warning: the mentor's verbal warning,
+    the next occurrence (back for two sessions, then absent), the head's written warning, whose
+    letters wait for the head's approval. Returns the day of the warning."""
+    fire(t.mentor, case, "give_verbal_warning", today=today, action_plan=PLAN)
+    day = t.mark(case.enrolment, "PPU")
+    clock(day)
+    run_scan(day)
+    fire(t.head, case, "issue_written_warning", today=day, action_plan=PLAN)
+    return day
+
+
+def render_letters(case: Case) -> None:
+    """Render every letter job of ``case`` (the tests record them without rendering)."""
+    from casework.documents.jobs import render_job  # WeasyPrint, only where letters render
+
+    for job_id in db.session.scalars(
+        select(LetterJob.id).where(LetterJob.case_id == case.id).order_by(LetterJob.id)
+    ).all():
+        render_job(job_id)

@@ -16,6 +16,7 @@ from sqlalchemy import Select, func, or_, select
 
 from casework import scope
 from casework.cases.lists import Band, active_enrolments, attendance_rows
+from casework.cases.queries import letter_title, letters_awaiting_approval
 from casework.extensions import db
 from casework.machines.workflow import OPEN_STAGES
 from casework.models import (
@@ -42,18 +43,6 @@ from casework.policies.rules import rules_of
 
 SHOWN = 10  # rows a section lists before "see all"
 SOON_DAYS = 14  # reviews and other items due within this many days show on a mentor's dashboard
-LETTER_TITLES = {
-    "concern_notice": "Concern notice",
-    "verbal_warning": "Verbal warning",
-    "fitness_to_study_plan": "Fitness to study plan",
-    "written_warning": "Written warning",
-    "updated_action_plan": "Updated action plan",
-    "panel_invitation": "Panel invitation",
-    "final_written_warning": "Final written warning",
-    "panel_outcome": "Panel outcome",
-    "withdrawal": "Withdrawal",
-    "closing_letter": "Closing letter",
-}
 
 
 @dataclass(frozen=True)
@@ -166,14 +155,6 @@ def _policies() -> dict[int, Policy]:
 
 def _full_name(given: str, preferred: str | None, family: str) -> str:
     return f"{preferred or given} {family}"
-
-
-def _led_cases(user: User) -> Select:
-    """The cases ``user`` sees on the programmes they lead."""
-    led = select(Enrolment.id).where(
-        Enrolment.programme_id.in_(scope.linked_programmes(user, ProgrammeRole.HEAD))
-    )
-    return scope.visible_cases(user).where(Case.enrolment_id.in_(led))
 
 
 def _mentored_cases(user: User) -> Select:
@@ -299,7 +280,7 @@ def _letters_in_trouble(cases: Select) -> Listing:
             LetterLine(
                 case_id=job.case_id,
                 learner_name=learner,
-                letter=LETTER_TITLES.get(job.template, job.template.replace("_", " ")),
+                letter=letter_title(job.template),
                 recipient=contact or learner,
                 status=job.status.value,
                 error=job.last_error,
@@ -314,7 +295,7 @@ def _letters_in_trouble(cases: Select) -> Listing:
 
 def head_sections(user: User, today: date) -> dict[str, Any]:
     policies = _policies()
-    cases = _led_cases(user)
+    cases = scope.led_cases(user)
     panels = _open_items(cases).where(DueItem.kind == DueKind.PANEL)
     led = select(Enrolment).where(
         Enrolment.programme_id.in_(scope.linked_programmes(user, ProgrammeRole.HEAD))
@@ -326,6 +307,7 @@ def head_sections(user: User, today: date) -> dict[str, Any]:
         "panels": Listing(_due_lines(panels, policies, today), _count(panels)),
         "approaching": Listing(near[:SHOWN], len(near)),
         "letters": _letters_in_trouble(cases),
+        "approvals": Listing(*letters_awaiting_approval(user, SHOWN)),
     }
 
 

@@ -8,7 +8,15 @@ from datetime import date
 
 from casework.cases.letter_snapshot import event_view, letter_snapshot
 from casework.extensions import db
-from casework.models import Case, CaseEvent, Contact, ContactKind, Learner, LetterJob
+from casework.models import (
+    Case,
+    CaseEvent,
+    Contact,
+    ContactKind,
+    Learner,
+    LetterApproval,
+    LetterJob,
+)
 from casework.policies.rules import EventRules, rules_of
 from casework.registers.figures import AttendanceFigures
 
@@ -77,6 +85,7 @@ def record_letter_jobs(
     with db.session.no_autoflush:
         view = event_view(case, event, today, figures=figures)
     jobs = []
+    held = rules_of(case.policy).letters.approval  # these wait for the head of programme
     for letter in spec.letters:
         to = recipients(case, list(letter.to), today, unexplained_absence=view.unexplained > 0)
         for kind, key, contact_id in to:
@@ -94,6 +103,9 @@ def record_letter_jobs(
                 contact_id=contact_id,
                 channel=channel_for(person),
                 snapshot=letter_snapshot(view, case, letter.template, person, kind),
+                approval=LetterApproval.AWAITING
+                if letter.template in held
+                else LetterApproval.NOT_NEEDED,
             )
             db.session.add(job)
             jobs.append(job)

@@ -12,7 +12,8 @@ from datetime import date
 from typing import Any
 
 from marshmallow import Schema, fields
-from sqlalchemy import select
+from sqlalchemy import Select, false, func, select
+from sqlalchemy.orm import undefer
 
 from casework import scope
 from casework.cases.service import allowed_events, current_plan, machine_for, stage_name
@@ -20,7 +21,8 @@ from casework.errors import Forbidden, GuardFailed, NotFound
 from casework.extensions import db
 from casework.fields import LocalDateTime
 from casework.machines.case import CaseMachine, Step, refusal
-from casework.machines.events import CHANGES, EVENTS, Change, event_schema
+from casework.machines.effects import APPROVAL_WORDS
+from casework.machines.events import CHANGES, EVENTS, Change, Who, event_schema
 from casework.machines.workflow import Event
 from casework.models import (
     ActionPlan,
@@ -32,10 +34,12 @@ from casework.models import (
     Learner,
     LearnerAccount,
     Letter,
+    LetterApproval,
     LetterJob,
     Occurrence,
     PlanReview,
     Programme,
+    Role,
     User,
 )
 from casework.models.types import utcnow
@@ -104,6 +108,9 @@ class LetterJobSchema(Schema):
     error = fields.String(allow_none=True)
     reference = fields.String(allow_none=True)  # once rendered and stored
     event_seq = fields.Integer()
+    # not_needed, awaiting (the head of programme's approval: not sent yet), approved, returned
+    approval = fields.String()
+    approval_note = fields.String(allow_none=True)  # the head's reason for returning it
 
 
 class AttendanceSchema(Schema):
@@ -163,6 +170,8 @@ def _letters(case: Case, seq_of: dict[int, int]) -> list[dict[str, Any]]:
             "error": job.last_error,
             "reference": reference,
             "event_seq": seq_of.get(job.event_id, 0),
+            "approval": job.approval.value,
+            "approval_note": job.approval_note,
         }
         for job, letter_id, reference, contact_name in rows
     ]
@@ -318,12 +327,16 @@ def due_for(user: User, today: date | None = None, *, overdue_only: bool = False
     return DueSchema(many=True).dump([_due_row(i, today) for i in db.session.scalars(query)])
 
 
+# What a learner may read: letters that went out (none waiting for approval, none returned).
+RELEASED = [a for a in LetterApproval if a.released]
+
+
 def learner_plans(account: LearnerAccount) -> list[dict[str, Any]]:
-    """A learner's own current action plans (their cases' newest plans), nothing else."""
+    """A learner's own current action plans (their open cases' newest plans), nothing else."""
     cases = db.session.scalars(
         select(Case)
         .join(Enrolment, Enrolment.id == Case.enrolment_id)
-        .where(Enrolment.learner_id == account.learner_id)
+        .where(Enrolment.learner_id == account.learner_id, Case.ended_at.is_(None))
         .order_by(Case.id)
     ).all()
     plans = [plan for case in cases if (plan := current_plan(case)) is not None]
@@ -337,15 +350,27 @@ class LearnerLetterSchema(Schema):
     rendered_on = fields.Date()
 
 
-def learner_letters(account: LearnerAccount) -> list[dict[str, Any]]:
-    """The letters written to the learner themselves on their cases (not their contacts'),
-    newest first."""
-    rows = db.session.execute(
-        select(Letter, LetterJob.snapshot)
+def _learners_own(account: LearnerAccount) -> Select:
+    """The letters written to the learner themselves on their cases (not their contacts'), once
+    they may go out: none that waits for the head of programme's approval or was returned."""
+    return (
+        select(Letter)
         .join(LetterJob, LetterJob.id == Letter.job_id)
         .join(Case, Case.id == Letter.case_id)
         .join(Enrolment, Enrolment.id == Case.enrolment_id)
-        .where(Enrolment.learner_id == account.learner_id, Letter.recipient_kind == "learner")
+        .where(
+            Enrolment.learner_id == account.learner_id,
+            Letter.recipient_kind == "learner",
+            LetterJob.approval.in_(RELEASED),
+        )
+    )
+
+
+def learner_letters(account: LearnerAccount) -> list[dict[str, Any]]:
+    """The learner's own letters (``_learners_own``), newest first."""
+    rows = db.session.execute(
+        _learners_own(account)
+        .add_columns(LetterJob.snapshot)
         .order_by(Letter.rendered_at.desc(), Letter.id.desc())
     )
     # Jobs recorded before snapshots (0007) have no title: the template names the letter.
@@ -358,6 +383,145 @@ def learner_letters(account: LearnerAccount) -> list[dict[str, Any]]:
         }
         for letter, snapshot in rows
     )
+
+
+def learner_letter(account: LearnerAccount, letter_id: int) -> Letter:
+    """One of the learner's own letters (``_learners_own``) with its PDF; any other is not
+    found."""
+    letter = db.session.scalars(
+        _learners_own(account).where(Letter.id == letter_id).options(undefer(Letter.pdf))
+    ).one_or_none()
+    if letter is None:
+        raise NotFound(f"There is no letter {letter_id}.")
+    return letter
+
+
+# Letters for staff: downloads and the head of programme's approval (casework.views.letters) ---
+
+# What staff call each template.
+LETTER_TITLES = {
+    "concern_notice": "Concern notice",
+    "verbal_warning": "Verbal warning",
+    "fitness_to_study_plan": "Fitness to study plan",
+    "written_warning": "Written warning",
+    "updated_action_plan": "Updated action plan",
+    "panel_invitation": "Panel invitation",
+    "final_written_warning": "Final written warning",
+    "panel_outcome": "Panel outcome",
+    "withdrawal": "Withdrawal",
+    "closing_letter": "Closing letter",
+}
+
+
+def letter_title(template: str) -> str:
+    return LETTER_TITLES.get(template, template.replace("_", " ").capitalize())
+
+
+def staff_letter(user: User, letter_id: int, *, with_pdf: bool = False) -> Letter:
+    """A stored letter on a case ``user`` may see (else not found): staff read every letter of
+    such a case, those waiting for approval and those returned too."""
+    query = scope.visible_letters(user).where(Letter.id == letter_id)
+    if with_pdf:
+        query = query.options(undefer(Letter.pdf))
+    letter = db.session.scalars(query).one_or_none()
+    if letter is None:
+        raise NotFound(f"There is no letter {letter_id}.")
+    return letter
+
+
+def check_may_decide(user: User, letter: Letter) -> None:
+    """Raise why ``user`` may not approve or return ``letter`` (one they may see) now: only the
+    head of its case's programme may (``Forbidden``, the machine's rule for those changes), and
+    only while it waits for approval (``GuardFailed``)."""
+    case = db.session.get(Case, letter.case_id)
+    if "head_of_programme" not in scope.case_roles(user, case.enrolment):
+        raise Forbidden(f"Only {Who.HEAD.value} may approve or return its letters.")
+    job = db.session.get(LetterJob, letter.job_id)
+    if job.approval is not LetterApproval.AWAITING:
+        raise GuardFailed(
+            f"This letter is not waiting for approval: {APPROVAL_WORDS[job.approval]}."
+        )
+
+
+def may_decide_letter(user: User, letter: Letter) -> bool:
+    """``user`` may approve or return ``letter`` now (``check_may_decide``)."""
+    try:
+        check_may_decide(user, letter)
+    except (Forbidden, GuardFailed):
+        return False
+    return True
+
+
+class AwaitingLetterSchema(Schema):
+    letter_id = fields.Integer()
+    reference = fields.String()
+    case_id = fields.Integer()
+    learner_name = fields.String()
+    programme = fields.String()
+    letter = fields.String()
+    recipient_name = fields.String()
+    recipient_kind = fields.String()
+    written_on = fields.Date()
+
+
+def _awaiting(user: User) -> Select:
+    """The stored letters waiting for ``user``'s approval: on the cases of the programmes they
+    head (within their scope)."""
+    if not (user.active and user.has_role(Role.HEAD_OF_PROGRAMME)):
+        return select(Letter).where(false())
+    cases = scope.led_cases(user)
+    return (
+        select(Letter)
+        .join(LetterJob, LetterJob.id == Letter.job_id)
+        .where(
+            LetterJob.approval == LetterApproval.AWAITING,
+            Letter.case_id.in_(cases.with_only_columns(Case.id)),
+        )
+    )
+
+
+def letters_awaiting_approval(
+    user: User, limit: int | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """(the letters waiting for ``user``'s approval, the oldest first, up to ``limit``; how many
+    there are in all): two statements, whatever the rows."""
+    awaiting = _awaiting(user)
+    query = (
+        awaiting.join(Case, Case.id == Letter.case_id)
+        .join(Enrolment, Enrolment.id == Case.enrolment_id)
+        .join(Learner, Learner.id == Enrolment.learner_id)
+        .join(Programme, Programme.id == Enrolment.programme_id)
+        .with_only_columns(
+            Letter.id, Letter.reference, Letter.case_id, Letter.template, Letter.recipient_name,
+            Letter.recipient_kind, Letter.rendered_at, Learner.given_name,
+            Learner.preferred_name, Learner.family_name, Programme.code,
+        )
+        .order_by(Letter.rendered_at, Letter.id)
+        .limit(limit)
+    )  # fmt: skip
+    rows = [
+        {
+            "letter_id": letter_id,
+            "reference": reference,
+            "case_id": case_id,
+            "learner_name": f"{preferred or given} {family}",
+            "programme": code,
+            "letter": letter_title(template),
+            "recipient_name": recipient_name,
+            "recipient_kind": recipient_kind,
+            "written_on": rendered_at.date(),
+        }
+        for (
+            letter_id, reference, case_id, template, recipient_name, recipient_kind, rendered_at,
+            given, preferred, family, code,
+        ) in db.session.execute(query)
+    ]  # fmt: skip
+    total = len(rows)
+    if limit is not None and total == limit:
+        total = db.session.scalar(
+            select(func.count()).select_from(awaiting.order_by(None).subquery())
+        )
+    return AwaitingLetterSchema(many=True).dump(rows), total or 0
 
 
 # The case page (casework.views.cases) ----------------------------------------------------------
@@ -497,6 +661,10 @@ def case_page(user: User, case_id: int, today: date | None = None) -> dict[str, 
     learner = case.enrolment.learner
     age = learner.age_on(today)
     under = rules_of(case.policy).contacts.parent_carer_under_age
+    heads = "head_of_programme" in scope.case_roles(user, case.enrolment)
+    for letter in detail["letters"]:  # the approve and return buttons (Who.HEAD's rule)
+        awaiting = letter["approval"] == LetterApproval.AWAITING
+        letter["may_decide"] = heads and awaiting and bool(letter["letter_id"])
     return {
         **detail,
         "age": age,

@@ -10,7 +10,8 @@ stable kind. Rendering letters is the caller's business, after the commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -27,7 +28,7 @@ from casework.machines.case import CaseMachine, Step, machine_class, refusal
 from casework.machines.effects import current_plan
 from casework.machines.events import Change
 from casework.machines.workflow import Event, Stage
-from casework.models import Case, CaseEvent, Enrolment, LetterJob, User
+from casework.models import Case, CaseEvent, Enrolment, Letter, LetterJob, User
 from casework.models.types import utcnow
 from casework.policies.rules import rules_of
 from casework.registers.figures import AttendanceFigures, figures_for
@@ -111,7 +112,7 @@ def act(
     if not isinstance(actor, User | ScanActor):
         raise TypeError(f"actor must be a User or SCAN, not {actor!r}")
     today = today or date.today()
-    try:
+    with _transaction(commit):
         if event == Event.OPEN:
             if enrolment_id is None:
                 raise InvalidData("Say which enrolment.", errors={"enrolment_id": ["Required."]})
@@ -121,9 +122,18 @@ def act(
                 raise InvalidData("Say which case.", errors={"case_id": ["Required."]})
             case = _load_case(actor, case_id, expected_version)
         result = _send(_step(case, actor, event, note, data or {}, today))
+    return result
+
+
+@contextmanager
+def _transaction(commit: bool = True) -> Iterator[None]:
+    """One action's transaction: committed at the end, rolled back on any error (a version
+    that moved meanwhile surfaces as ``Stale``). ``commit=False``: the caller owns the
+    transaction (a savepoint, a batch) and neither happens here."""
+    try:
+        yield
         if commit:
             db.session.commit()
-        return result
     except StaleDataError as exc:
         if commit:
             db.session.rollback()
@@ -132,9 +142,38 @@ def act(
             current_version=-1,
         ) from exc
     except BaseException:
-        if commit:  # otherwise the caller owns the transaction (a savepoint, a batch)
+        if commit:
             db.session.rollback()
         raise
+
+
+def decide_letter(
+    *,
+    actor: User,
+    letter_id: int,
+    approve: bool,
+    note: str = "",
+    expected_version: int | None = None,
+    today: date | None = None,
+) -> ActionResult:
+    """The head of programme approves a stored letter that waits for it (it goes out and the
+    learner sees it), or returns it with a note saying what is wrong (it never goes out): an
+    audited change of the letter's case. ``expected_version``: the case as the head saw it,
+    where they saw it (the letter's own state is checked under the case's lock either way).
+    Approving needs no note of the head's: the audit says what was approved."""
+    change = Change.APPROVE_LETTER if approve else Change.RETURN_LETTER
+    with _transaction():
+        letter = db.session.scalars(
+            scope.visible_letters(actor).where(Letter.id == letter_id)
+        ).one_or_none()
+        if letter is None:
+            raise NotFound(f"There is no letter {letter_id}.")
+        case = _load_case(actor, letter.case_id, expected_version, required=False)
+        if approve and not (isinstance(note, str) and note.strip()):
+            note = f"Approved letter {letter.reference}."
+        data = {"letter_id": letter_id}
+        result = _send(_step(case, actor, change.value, note, data, today or date.today()))
+    return result
 
 
 def act_batch(requests: Iterable[Request], today: date) -> list[ActionResult]:
@@ -295,14 +334,16 @@ def new_case(enrolment: Enrolment, today: date) -> Case:
     )
 
 
-def _load_case(actor: Actor, case_id: int, expected_version: int | None) -> Case:
+def _load_case(
+    actor: Actor, case_id: int, expected_version: int | None, *, required: bool = True
+) -> Case:
     if isinstance(actor, ScanActor):
         case = db.session.get(Case, case_id, with_for_update=True, populate_existing=True)
         if case is None:
             raise NotFound(f"There is no case {case_id}.")
     else:
         case = scope.case_for(actor, case_id, for_update=True)
-        if expected_version is None:
+        if expected_version is None and required:
             raise InvalidData(
                 "Say which version of the case you are acting on.",
                 errors={"expected_version": ["Required."]},
@@ -326,6 +367,7 @@ __all__ = [
     "act_batch",
     "allowed_events",
     "current_plan",
+    "decide_letter",
     "machine_for",
     "new_case",
     "preview",

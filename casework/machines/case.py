@@ -52,7 +52,7 @@ from casework.models import Case, CaseEvent, DueKind, EnrolmentStatus, LetterJob
 from casework.policies.rules import EventRules, WorkflowRules
 from casework.registers.figures import AbsencePeriod, AttendanceFigures
 from casework.registers.thresholds import Judgement
-from casework.scope import Actor, ScanActor, works_on
+from casework.scope import Actor, ScanActor, case_roles, works_on
 
 ROLE_WORDS = {
     "scan": "the nightly scan",
@@ -264,6 +264,10 @@ class CaseMachine(StateMachine):
         actor, case = step.actor, step.case
         if definition.who is Who.ANYONE_WHO_SEES:
             return  # the service only loads cases within the actor's scope
+        if definition.who is Who.HEAD:
+            if "head_of_programme" not in case_roles(actor, case.enrolment):
+                raise Forbidden(f"Only {Who.HEAD.value} may approve or return its letters.")
+            return
         works = works_on(actor, case)
         lead = (
             isinstance(actor, User)
@@ -290,6 +294,12 @@ class CaseMachine(StateMachine):
 
     def on_complete_due_item(self, step: Step) -> None:
         effects.complete_due_item(step.case, step.data["due_item_id"], step.now)
+
+    def on_approve_letter(self, step: Step) -> None:
+        effects.decide_letter(step.case, step.data["letter_id"], step.audit, approved=True)
+
+    def on_return_letter(self, step: Step) -> None:
+        effects.decide_letter(step.case, step.data["letter_id"], step.audit, approved=False)
 
     def on_record_occurrence(self, step: Step) -> None:
         data = step.data  # what the scan found, as its audit event keeps it

@@ -16,6 +16,9 @@ from casework.models import (
     CaseEvent,
     DueItem,
     DueKind,
+    Letter,
+    LetterApproval,
+    LetterJob,
     Occurrence,
     PlanReview,
     ReviewOutcome,
@@ -189,3 +192,31 @@ def complete_due_item(case: Case, item_id: int, now: datetime) -> None:
     if item is None or item.case_id != case.id or item.done_at is not None:
         raise GuardFailed("That item is not open on this case.")
     item.done_at = now
+
+
+APPROVAL_WORDS = {
+    LetterApproval.NOT_NEEDED: "it needs no approval and has gone out",
+    LetterApproval.APPROVED: "it has been approved already",
+    LetterApproval.RETURNED: "it has been returned already",
+}
+
+
+def decide_letter(case: Case, letter_id: int, audit: CaseEvent, *, approved: bool) -> LetterJob:
+    """The head of programme's decision on a stored letter of the case that waits for it: the
+    audit event is the decision, its note the reason."""
+    job = db.session.scalars(
+        select(LetterJob)
+        .join(Letter, Letter.job_id == LetterJob.id)
+        .where(Letter.id == letter_id, Letter.case_id == case.id)
+    ).one_or_none()
+    if job is None:
+        raise GuardFailed(f"This case has no letter {letter_id}.")
+    if job.approval is not LetterApproval.AWAITING:
+        why = APPROVAL_WORDS[job.approval]
+        raise GuardFailed(f"This letter is not waiting for approval: {why}.")
+    if audit.id is None:
+        db.session.flush()  # the job refers to its decision by the event's id
+    job.approval = LetterApproval.APPROVED if approved else LetterApproval.RETURNED
+    job.approval_event_id = audit.id
+    job.approval_note = audit.note
+    return job

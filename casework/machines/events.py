@@ -111,6 +111,13 @@ class DueItemData(_Data):
     due_item_id = record_id(required=True, strict=True)
 
 
+class LetterDecisionData(_Data):
+    """A letter waiting for the head of programme's approval, as stored (the PDF they read);
+    the note says why (returning one, what is wrong with it)."""
+
+    letter_id = record_id(required=True, strict=True)
+
+
 class OccurrenceData(_Data):
     """What the scan found: kept with the occurrence's audit event."""
 
@@ -156,6 +163,8 @@ class Change(StrEnum):
     RECORD_REVIEW = "record_review"
     COMPLETE_DUE_ITEM = "complete_due_item"
     RECORD_OCCURRENCE = "record_occurrence"  # the scan only
+    APPROVE_LETTER = "approve_letter"
+    RETURN_LETTER = "return_letter"
 
 
 class Who(StrEnum):
@@ -164,6 +173,7 @@ class Who(StrEnum):
     ANYONE_WHO_SEES = "anyone who can see the case"
     WORKERS_OR_LEAD = "the people working on the case or the safeguarding lead"
     WORKERS = "the learner's tutor or mentor or the head of programme"
+    HEAD = "the head of the learner's programme"
     SCAN = "the nightly scan"
 
 
@@ -198,6 +208,13 @@ CHANGES: Mapping[Change, ChangeDefinition] = {
         ),
         ChangeDefinition(
             Change.RECORD_OCCURRENCE, "Record a new occurrence", OccurrenceData, Who.SCAN, True
+        ),
+        # A withdrawal's letter waits on a case that has ended.
+        ChangeDefinition(
+            Change.APPROVE_LETTER, "Approve a letter", LetterDecisionData, Who.HEAD, False
+        ),
+        ChangeDefinition(
+            Change.RETURN_LETTER, "Return a letter", LetterDecisionData, Who.HEAD, False
         ),
     )
 }

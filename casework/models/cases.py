@@ -217,6 +217,21 @@ class LetterStatus(enum.StrEnum):
     REFUSED = "refused"  # can never be sent as it stands (e.g. no one to reply to): not retried
 
 
+class LetterApproval(enum.StrEnum):
+    """Whether a letter waits for the head of programme before it is sent or shown to the
+    learner (the policy's ``[letters] approval`` templates do)."""
+
+    NOT_NEEDED = "not_needed"
+    AWAITING = "awaiting"
+    APPROVED = "approved"
+    RETURNED = "returned"  # never sent: the head gave the reason in the note
+
+    @property
+    def released(self) -> bool:
+        """May go out, and be shown to the learner."""
+        return self in (LetterApproval.NOT_NEEDED, LetterApproval.APPROVED)
+
+
 class LetterJob(db.Model):
     """A letter an event calls for, to one recipient; rendered after the event commits."""
 
@@ -243,8 +258,17 @@ class LetterJob(db.Model):
     # reads only this, so a letter rendered later or for a backdated scan says the same. Null
     # only on jobs recorded before 0007.
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Rendered either way (the head reads it), but held back until approved; jobs recorded
+    # before 0009 had gone out already.
+    approval: Mapped[LetterApproval] = mapped_column(
+        str_enum(LetterApproval, "letter_approval"),
+        default=LetterApproval.NOT_NEEDED,
+        server_default=LetterApproval.NOT_NEEDED.value,
+    )
+    approval_event_id: Mapped[int | None] = mapped_column(ForeignKey("case_event.id"))
+    approval_note: Mapped[str | None] = mapped_column(Text)
 
-    event: Mapped[CaseEvent] = relationship()
+    event: Mapped[CaseEvent] = relationship(foreign_keys=[event_id])
 
 
 class ScanRun(db.Model):

@@ -16,6 +16,10 @@ from typing import Any
 from casework.machines.workflow import Event, Stage
 from casework.models.codes import CodeSet
 
+# The letters that wait for the head of programme where a policy does not say (``[letters]
+# approval``): those that escalate a case or end it.
+APPROVAL_DEFAULT = ("written_warning", "panel_invitation", "final_written_warning", "withdrawal")
+
 
 @dataclass(frozen=True)
 class AttendanceRules:
@@ -125,6 +129,7 @@ class LetterheadRules:
     contact_name: str | None  # the attendance contact, when no person is linked
     contact_email: str | None
     contact_phone: str | None
+    approval: tuple[str, ...]  # the templates that wait for the head of programme's approval
 
     @property
     def supportive(self) -> bool:
@@ -179,7 +184,7 @@ class PolicyRules:
                     }
                 ),
             ),
-            letters=_make(LetterheadRules, doc.get("letters") or {}),
+            letters=_letterhead(doc.get("letters") or {}),
         )
 
 
@@ -188,6 +193,11 @@ def _make(cls: type, values: Mapping[str, Any]) -> Any:
     names = cls.__dataclass_fields__
     defaults = {"first_day_calling": False, "tone": "formal", "threshold_rule": "below"}
     return cls(**{n: values.get(n, defaults.get(n)) for n in names})
+
+
+def _letterhead(values: Mapping[str, Any]) -> LetterheadRules:
+    approval = tuple(values.get("approval", APPROVAL_DEFAULT))
+    return _make(LetterheadRules, {**values, "approval": approval})
 
 
 def _event(event: Event, spec: Mapping[str, Any]) -> EventRules:

@@ -191,6 +191,10 @@ class LettersSchema(_Strict):
     contact_name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     contact_email = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     contact_phone = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    # The letters that wait for the head of programme's approval before they are sent or shown
+    # to the learner. Absent: rules.APPROVAL_DEFAULT (no load default, so that a file without
+    # the key keeps its document, and its hash, as they were).
+    approval = fields.List(fields.String(validate=validate.OneOf(LETTERS)))
 
     @validates_schema
     def _reachable(self, data, **_kwargs):

@@ -53,6 +53,7 @@ LABELS = {
     "circumstances": "Health or personal circumstances",
     "reviewed_on": "Date of the review",
     "notes": "Notes (optional)",
+    "letter_id": "Letter (its number)",
     "ReviewData.outcome": "How far the action plan was met",
 }
 # How to ask for each field when it is missing.

@@ -6,7 +6,9 @@ import hashlib
 
 import pytest
 
+from casework.extensions import db
 from tests.api.conftest import problem_type, warning
+from tests.case_fixtures import render_letters, to_written_warning
 
 
 @pytest.fixture
@@ -59,3 +61,36 @@ def test_letters_outside_scope_do_not_exist(warned, api_as):
     for path in (f"/letters/{letter_id}", f"/letters/{letter_id}/pdf"):
         response = outsider.get(path)
         assert response.status_code == 404 and problem_type(response) == "not-found"
+
+
+def test_the_head_approves_or_returns_a_letter_as_a_change_of_its_case(api_as, opened, clock):
+    """approve_letter and return_letter are changes like any other: POST /cases/{id}/events with
+    the case's version, only from the head of the learner's programme."""
+    t, case = opened
+    to_written_warning(t, case, clock, case.opened_on)
+    render_letters(case)
+    db.session.refresh(case)
+    waiting = api_as(t.head).get(f"/cases/{case.id}").json["letters"]
+    learner, parent = [x for x in waiting if x["approval"] == "awaiting"]
+    assert {learner["template"], parent["template"]} == {"written_warning"}
+
+    def send(user, event: str, letter: dict, note: str = "Read it"):
+        db.session.refresh(case)
+        body = {"event": event, "note": note, "data": {"letter_id": letter["letter_id"]}}
+        return api_as(user).post(
+            f"/cases/{case.id}/events", json=body, headers={"If-Match": f'"{case.version}"'}
+        )
+
+    refused = send(t.mentor, "approve_letter", learner)
+    assert refused.status_code == 403 and problem_type(refused) == "forbidden"
+    assert send(t.head, "return_letter", learner, note="").status_code == 422
+    approved = send(t.head, "approve_letter", learner)
+    assert approved.status_code == 200 and approved.json["event"] == "approve_letter"
+    returned = send(t.head, "return_letter", parent, note="Wrong address")
+    assert returned.status_code == 200
+    again = send(t.head, "approve_letter", parent)
+    assert again.status_code == 409 and problem_type(again) == "guard-failed"
+    letters = {x["letter_id"]: x for x in api_as(t.head).get(f"/cases/{case.id}").json["letters"]}
+    assert letters[learner["letter_id"]]["approval"] == "approved"
+    assert letters[parent["letter_id"]]["approval"] == "returned"
+    assert letters[parent["letter_id"]]["approval_note"] == "Wrong address"

@@ -16,7 +16,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from casework.extensions import limiter
-from tests.views.conftest import opened, with_letters  # noqa: F401  (the data the pages show)
+from tests.views.conftest import opened, with_letters, written  # noqa: F401  (the pages' data)
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -98,6 +98,12 @@ class Visit:
         if SCREENSHOTS:
             Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
             self.page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+
+    def download(self, link) -> tuple[str, bytes]:
+        """Follow a download link: (the file name the browser is given, the bytes it saves)."""
+        with self.page.expect_download() as download:
+            link.click()
+        return download.value.suggested_filename, Path(download.value.path()).read_bytes()
 
     def sign_in(self, email: str, password: str) -> None:
         self.page.get_by_label("Email address").fill(email)

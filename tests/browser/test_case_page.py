@@ -5,15 +5,15 @@ checks every page visited."""
 
 from __future__ import annotations
 
-import io
 import re
 
 from playwright.sync_api import expect
-from pypdf import PdfReader
+from sqlalchemy import select
 
 from casework.cases.scan import run_scan
 from casework.extensions import db
-from tests.views.conftest import PASSWORD
+from casework.models import Letter
+from tests.views.conftest import PASSWORD, pdf_text
 
 
 def next_occurrence(t, case, clock) -> None:
@@ -38,9 +38,10 @@ def open_step(tab, name: str):
 
 
 def test_a_mentor_and_the_head_take_a_case_from_a_verbal_warning_to_a_final_written_warning(
-    visit, opened, clock
+    visit, opened, clock, app, monkeypatch
 ):
     t, case = opened
+    monkeypatch.setitem(app.config, "RENDER_LETTERS_ON_ACTION", True)  # as served: at once
     db.session.commit()
     learner = case.enrolment.learner
 
@@ -99,7 +100,7 @@ def test_a_mentor_and_the_head_take_a_case_from_a_verbal_warning_to_a_final_writ
     [(status, headers, body)] = previews
     assert status == 200 and headers["content-type"] == "application/pdf"
     assert headers["content-disposition"].startswith("inline;")
-    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
+    text = pdf_text(body)
     assert "PREVIEW" in text and learner.full_name in text
     tab.value.close()
     head.check_accessible()
@@ -107,6 +108,28 @@ def test_a_mentor_and_the_head_take_a_case_from_a_verbal_warning_to_a_final_writ
     form.get_by_role("button", name="Issue a written warning", exact=True).click()
     expect(head.page.get_by_text("The case is now at 'Written warning'")).to_be_visible()
     head.check_accessible()
+
+    # Its letters wait for the head's approval: they read the learner's, and approve it.
+    letter = db.session.scalars(
+        select(Letter).where(
+            Letter.case_id == case.id,
+            Letter.template == "written_warning",
+            Letter.recipient_kind == "learner",
+        )
+    ).one()
+    row = head.page.locator("#letters + table tr", has_text=letter.reference)
+    expect(row).to_contain_text("Awaiting approval: not sent")
+    name, body = head.download(row.get_by_role("link", name=f"Download {letter.reference}"))
+    assert name == f"{letter.reference}.pdf" and body == letter.pdf
+    text = pdf_text(body)
+    assert "PREVIEW" not in text and learner.full_name in text
+    row.get_by_role("button", name=f"Approve letter {letter.reference}").click()
+    expect(head.page.get_by_text(f"{letter.reference} approved: it can go out")).to_be_visible()
+    row = head.page.locator("#letters + table tr", has_text=letter.reference)
+    expect(row).to_contain_text("Approved")
+    expect(row.get_by_role("button", name=re.compile("^Approve"))).to_have_count(0)
+    head.check_accessible()
+    head.screenshot("case-page-letter-approved")
 
     next_occurrence(t, case, clock)
     head.goto(f"/cases/{case.id}")

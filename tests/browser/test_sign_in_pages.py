@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from casework.extensions import db
-from tests.views.conftest import PASSWORD
+from casework.models import Letter
+from tests.views.conftest import PASSWORD, pdf_text
 
 
 def test_a_mentor_signs_in_and_sees_their_caseload(visit, opened):
@@ -40,16 +42,41 @@ def test_a_mentor_signs_in_and_sees_their_caseload(visit, opened):
     assert tab.goto("/cases").url.endswith("/sign-in?next=%2Fcases")
 
 
-def test_a_learner_sees_only_their_own_area(visit, with_letters):
-    _t, _case, account = with_letters
+def test_a_learner_sees_only_their_own_area(visit, written):
+    """Their letters (not the written warning still waiting for the head's approval), one
+    downloaded and read back, and their action plan."""
+    _t, case, account = written
+    waiting = db.session.scalars(
+        select(Letter).where(Letter.case_id == case.id, Letter.template == "written_warning")
+    ).all()
     tab = visit()
     tab.goto("/sign-in")
     tab.sign_in(account.email, PASSWORD)
     expect(tab.page).to_have_url(re.compile(r"/my$"))
-    expect(tab.page.get_by_role("heading", name="Your letters")).to_be_visible()
-    expect(tab.page.get_by_role("table")).to_contain_text("Attendance")
+    expect(tab.page.get_by_role("heading", name="Your letters and plan")).to_be_visible()
+    table = tab.page.get_by_role("table")
+    expect(table).to_contain_text("Attendance")
+    expect(table).to_contain_text("Confirmation of a verbal warning")
+    for letter in waiting:
+        expect(table).not_to_contain_text(letter.reference)
+    plan = tab.page.locator("main")
+    expect(plan.get_by_role("heading", name="Your action plan")).to_be_visible()
+    expect(plan).to_contain_text("Attend every timetabled session")
+    expect(plan).to_contain_text("Weekly check-in with the mentor")
     tab.check_accessible()
     tab.screenshot("learner-letters")
+
+    row = table.get_by_role("row", name=re.compile("Confirmation of a verbal warning"))
+    name, body = tab.download(row.get_by_role("link", name=re.compile("^Download")))
+    own = db.session.scalars(
+        select(Letter).where(
+            Letter.case_id == case.id,
+            Letter.template == "verbal_warning",
+            Letter.recipient_kind == "learner",
+        )
+    ).one()
+    assert name == f"{own.reference}.pdf" and body == own.pdf
+    assert case.enrolment.learner.full_name in pdf_text(body)
 
     tab.goto("/cases", status=403)
     expect(tab.page.get_by_text("This page is for staff.")).to_be_visible()

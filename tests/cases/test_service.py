@@ -6,9 +6,20 @@ import pytest
 from sqlalchemy import func, select, text
 
 from casework.cases import service
-from casework.errors import GuardFailed, NotAllowed, Stale
+from casework.errors import Forbidden, GuardFailed, InvalidData, NotAllowed, NotFound, Stale
 from casework.extensions import db
-from casework.models import ActionPlan, Case, CaseEvent, DueItem, LetterJob, Occurrence
+from casework.machines.audit import verify_chains
+from casework.models import (
+    ActionPlan,
+    Case,
+    CaseEvent,
+    DueItem,
+    Letter,
+    LetterApproval,
+    LetterJob,
+    Occurrence,
+)
+from tests.case_fixtures import render_letters, to_written_warning
 from tests.cases.conftest import PLAN, fire
 
 
@@ -105,3 +116,76 @@ def fire_as_seen(actor, case, version, day):
         note="Option A",
         today=day,
     )
+
+
+@pytest.fixture
+def awaiting(opened, clock):
+    """The case at a written warning, its letters rendered: the learner's waits for the head."""
+    t, case, day = opened
+    to_written_warning(t, case, clock, day)
+    render_letters(case)
+    db.session.commit()
+    letters = db.session.scalars(
+        select(Letter).where(Letter.case_id == case.id, Letter.recipient_kind == "learner")
+    ).all()
+    return t, case, {letter.template: letter for letter in letters}
+
+
+def test_the_head_decides_a_waiting_letter_once_as_an_audited_change(awaiting):
+    t, case, letters = awaiting
+    warning = letters["written_warning"]
+    version = case.version
+    result = service.decide_letter(actor=t.head, letter_id=warning.id, approve=True)
+    assert result.event.name == "approve_letter" and result.case.version == version + 1
+    assert result.event.data == {"letter_id": warning.id}
+    job = db.session.get(LetterJob, warning.job_id)
+    assert (job.approval, job.approval_event_id) == (LetterApproval.APPROVED, result.event.id)
+    assert list(verify_chains()) == []
+    with pytest.raises(GuardFailed, match="it has been approved already"):
+        service.decide_letter(actor=t.head, letter_id=warning.id, approve=False, note="Late")
+    notice = letters["concern_notice"]
+    with pytest.raises(GuardFailed, match="it needs no approval"):
+        service.decide_letter(actor=t.head, letter_id=notice.id, approve=True)
+
+
+@pytest.mark.parametrize(
+    ("who", "error"),
+    [("mentor", Forbidden), ("safeguarding", Forbidden), ("outsider_head", NotFound)],
+)
+def test_only_the_head_of_the_programme_decides(awaiting, who, error):
+    t, case, letters = awaiting
+    case.safeguarding_flagged_at = case.opened_at  # the lead sees it, and still may not decide
+    db.session.commit()
+    before = counts()
+    with pytest.raises(error):
+        service.decide_letter(
+            actor=getattr(t, who), letter_id=letters["written_warning"].id, approve=True
+        )
+    assert counts() == before
+    job = db.session.get(LetterJob, letters["written_warning"].job_id)
+    assert job.approval == LetterApproval.AWAITING
+
+
+def test_returning_needs_a_note_and_a_stale_version_is_refused(awaiting):
+    t, case, letters = awaiting
+    warning = letters["written_warning"]
+    with pytest.raises(InvalidData) as caught:
+        service.decide_letter(actor=t.head, letter_id=warning.id, approve=False, note=" ")
+    assert "note" in caught.value.errors
+    with pytest.raises(Stale):
+        service.decide_letter(
+            actor=t.head,
+            letter_id=warning.id,
+            approve=False,
+            note="Wrong date",
+            expected_version=case.version - 1,
+        )
+    result = service.decide_letter(
+        actor=t.head,
+        letter_id=warning.id,
+        approve=False,
+        note="Wrong date",
+        expected_version=case.version,
+    )
+    assert result.event.name == "return_letter" and result.event.note == "Wrong date"
+    assert db.session.get(LetterJob, warning.job_id).approval_note == "Wrong date"

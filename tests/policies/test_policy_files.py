@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from casework.policies import POLICY_DIR, PolicyFileError, load_policies, load_policy_file
+from casework.policies.rules import APPROVAL_DEFAULT
 
 SHIPPED = {p.document["key"]: p.document for p in load_policies()}
 
@@ -93,6 +94,10 @@ GOOD = (POLICY_DIR / "003-green-labyrinth.toml").read_text(encoding="utf-8")
         (
             ("[registers]", "[registers]\ncloses_after_minutes = -1"),
             "registers.closes_after_minutes: Must be greater",
+        ),
+        (
+            ('tone = "formal"', 'tone = "formal"\napproval = ["written_warning", "sonnet"]'),
+            "letters.approval.1: Must be one of",
         ),
     ],
 )
@@ -199,3 +204,24 @@ def test_a_sixth_provider_gets_its_own_machine_and_diagram(tmp_path):
     (loaded,) = load_policies(write(tmp_path, text, "005.toml").parent)
     cls = machine_class("005-new-college", loaded.sha256, loaded.rules.workflow)
     assert "Informal warning" in f"{cls:mermaid}"
+
+
+def test_the_letters_the_head_approves_default_to_the_escalating_ones(tmp_path):
+    """Without ``[letters] approval``, written warnings, panel invitations, final written
+    warnings and withdrawals wait for the head of programme; a file may name others, or none."""
+    default = load_policy_file(write(tmp_path, GOOD)).rules.letters.approval
+    assert (
+        default
+        == APPROVAL_DEFAULT
+        == (
+            "written_warning",
+            "panel_invitation",
+            "final_written_warning",
+            "withdrawal",
+        )
+    )
+    assert "approval" not in SHIPPED["003-green-labyrinth"]["letters"]  # its hash unchanged
+    text = GOOD.replace('tone = "formal"', 'tone = "formal"\napproval = ["closing_letter"]', 1)
+    assert load_policy_file(write(tmp_path, text)).rules.letters.approval == ("closing_letter",)
+    text = GOOD.replace('tone = "formal"', 'tone = "formal"\napproval = []', 1)
+    assert load_policy_file(write(tmp_path, text)).rules.letters.approval == ()

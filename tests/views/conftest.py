@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from pypdf import PdfReader
+from sqlalchemy import event
 
-from casework.documents.jobs import render_job
 from casework.extensions import db, limiter
-from casework.models import LetterJob
 from tests.api.conftest import opened  # noqa: F401  (a case the scan opened: the caseload's)
+from tests.case_fixtures import render_letters, to_written_warning
 
 PASSWORD = "correct horse"
 
@@ -62,6 +63,11 @@ def statements(app_context) -> Callable[[FlaskClient, str], int]:
     return count
 
 
+def pdf_text(body: bytes) -> str:
+    """A downloaded PDF read back: the text of all its pages."""
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
+
+
 def csrf_token(html: str) -> str:
     match = re.search(r'name="csrf_token"[^>]*? value="([^"]+)"', html)
     assert match, "the page has no CSRF token"
@@ -77,10 +83,19 @@ def sign_in(client: FlaskClient, email: str, password: str = PASSWORD, path: str
 def with_letters(opened):  # noqa: F811
     """The opened case with its letters rendered, and an account for its learner."""
     t, case = opened
-    for job_id in db.session.scalars(
-        select(LetterJob.id).where(LetterJob.case_id == case.id)
-    ).all():
-        render_job(job_id)
+    render_letters(case)
+    account = t.factory.learner_account(case.enrolment.learner, password=PASSWORD)
+    db.session.commit()
+    return t, case, account
+
+
+@pytest.fixture
+def written(opened, clock):  # noqa: F811
+    """The opened case taken to a written warning (whose letters wait for the head's approval),
+    every letter rendered, and an account for its learner."""
+    t, case = opened
+    to_written_warning(t, case, clock, case.opened_on)
+    render_letters(case)
     account = t.factory.learner_account(case.enrolment.learner, password=PASSWORD)
     db.session.commit()
     return t, case, account

@@ -1,12 +1,17 @@
-"""The signed-in landing pages: a member of staff's caseload and a learner's own letters."""
+"""The signed-in landing pages: a member of staff's caseload, the head's letters to approve and
+a learner's own letters, and the statements each runs (the same for many rows as for few)."""
 
 from __future__ import annotations
+
+from datetime import date
 
 from sqlalchemy import select
 
 from casework.cases.scan import run_scan
+from casework.cases.service import decide_letter
 from casework.extensions import db
-from casework.models import Letter
+from casework.models import Case, ContactKind, Letter
+from tests.case_fixtures import TERM_START, render_letters, to_written_warning
 from tests.views.conftest import sign_in
 
 
@@ -67,3 +72,45 @@ def test_the_caseload_runs_as_many_statements_for_many_cases_as_for_one(client, 
     db.session.commit()
     assert "4 open cases," in client.get("/cases").text
     assert statements(client, "/cases") == one
+
+
+def test_the_letters_list_runs_as_many_statements_for_many_letters_as_for_one(
+    new_client, written, clock, statements
+):
+    t, case, _account = written
+    client = new_client()
+    sign_in(client, t.head.email)
+    few = statements(client, "/letters")
+    # Two more learners' written warnings, each with a parent's letter too; their sessions
+    # follow the first learner's, so that the clock only moves on.
+    day = case.opened_on
+    for n in range(2):
+        enrolment = t.learner(born=date(2010, 5, 1))
+        t.factory.contact(
+            enrolment.learner, ContactKind.PARENT_CARER, name=f"Carer {n}", address="1 Road"
+        )
+        t.skip(enrolment, (day - TERM_START.date()).days + 1)
+        day = t.mark(enrolment, "PPPPPPPPUU")
+        clock(day)
+        run_scan(day)
+        other = db.session.scalars(select(Case).where(Case.enrolment_id == enrolment.id)).one()
+        day = to_written_warning(t, other, clock, day)
+        render_letters(other)
+    db.session.commit()
+    client = new_client()  # signed in on the day the clock shows now
+    sign_in(client, t.head.email)
+    assert "6 letters waiting" in client.get("/letters").text
+    assert statements(client, "/letters") == few
+
+
+def test_the_learner_area_runs_as_many_statements_for_more_letters(new_client, written, statements):
+    t, case, account = written
+    client = new_client()
+    sign_in(client, account.email)
+    before = statements(client, "/my")
+    for letter in db.session.scalars(select(Letter).where(Letter.case_id == case.id)).all():
+        if letter.template == "written_warning":
+            decide_letter(actor=t.head, letter_id=letter.id, approve=True)
+    page = client.get("/my").text
+    assert page.count('href="/my/letters/') == 3  # the written warning now too
+    assert statements(client, "/my") == before

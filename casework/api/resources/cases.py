@@ -145,6 +145,8 @@ class ProducedLetterSchema(Schema):
     recipient_kind = fields.String()
     channel = fields.String()
     status = fields.String()
+    # not_needed, or awaiting the head of programme's approval (approve_letter / return_letter)
+    approval = fields.String()
     download = fields.String(allow_none=True)
 
 
@@ -197,6 +199,7 @@ def _result(result: ActionResult) -> dict[str, Any]:
                 "recipient_kind": job.recipient_kind,
                 "channel": job.channel,
                 "status": job.status.value,
+                "approval": job.approval.value,
                 "download": url_for("letters.LetterPdf", letter_id=stored[job.id])
                 if job.id in stored
                 else None,

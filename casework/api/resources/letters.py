@@ -5,17 +5,14 @@ from __future__ import annotations
 from flask import Response
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
-from sqlalchemy.orm import undefer
 
 from casework import scope
 from casework.api import api_blueprint
 from casework.api.auth import caller
 from casework.api.pagination import PAGINATION, SelectPage
-from casework.errors import NotFound
-from casework.extensions import db
+from casework.cases.queries import staff_letter
 from casework.fields import record_id
-from casework.models import Case, Letter
+from casework.models import Letter
 
 blp = api_blueprint("letters", "Letters as stored: the same bytes on every download.")
 
@@ -41,21 +38,7 @@ class LetterSchema(Schema):
 
 
 def _visible():
-    return (
-        select(Letter)
-        .where(Letter.case_id.in_(scope.visible_cases(caller()).with_only_columns(Case.id)))
-        .order_by(Letter.id)
-    )
-
-
-def _letter(letter_id: int, *, with_pdf: bool = False) -> Letter:
-    query = _visible().where(Letter.id == letter_id)
-    if with_pdf:
-        query = query.options(undefer(Letter.pdf))
-    letter = db.session.scalars(query).one_or_none()
-    if letter is None:
-        raise NotFound(f"There is no letter {letter_id}.")
-    return letter
+    return scope.visible_letters(caller()).order_by(Letter.id)
 
 
 @blp.route("/letters")
@@ -77,7 +60,7 @@ class LetterById(MethodView):
     @blp.response(200, LetterSchema)
     def get(self, letter_id: int):
         """One letter's record: who it was for, its reference and its SHA-256."""
-        return _letter(letter_id)
+        return staff_letter(caller(), letter_id)
 
 
 @blp.route("/letters/<int:letter_id>/pdf")
@@ -90,7 +73,7 @@ class LetterPdf(MethodView):
     )
     def get(self, letter_id: int):
         """Download the letter's PDF: the same bytes every time (its SHA-256 is the ETag)."""
-        letter = _letter(letter_id, with_pdf=True)
+        letter = staff_letter(caller(), letter_id, with_pdf=True)
         response = Response(letter.pdf, mimetype="application/pdf")
         response.headers["Content-Disposition"] = f'attachment; filename="{letter.reference}.pdf"'
         response.set_etag(letter.sha256)
