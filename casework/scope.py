@@ -132,11 +132,14 @@ def case_roles(user: Actor, enrolment: Enrolment) -> frozenset[str]:
     return frozenset(roles)
 
 
-def works_on(user: Actor, case: Case) -> bool:
-    """The case's mentor or head of programme: the people working on it."""
-    return bool(case_roles(user, case.enrolment) - {"scan"})
+def works_on(user: Actor, case: Case, roles: frozenset[str] | None = None) -> bool:
+    """The case's mentor or head of programme: the people working on it. ``roles``: the user's
+    ``case_roles`` in it, when the caller has them already."""
+    if roles is None:
+        roles = case_roles(user, case.enrolment)
+    return bool(roles - {"scan"})
 
 
-def may_see_circumstances(user: User, case: Case) -> bool:
+def may_see_circumstances(user: User, case: Case, roles: frozenset[str] | None = None) -> bool:
     """Special-category data: only those working on the case and the safeguarding lead."""
-    return works_on(user, case) or (user.active and user.has_role(Role.SAFEGUARDING_LEAD))
+    return works_on(user, case, roles) or (user.active and user.has_role(Role.SAFEGUARDING_LEAD))

@@ -264,7 +264,7 @@ class CaseMachine(StateMachine):
         actor, case = step.actor, step.case
         if definition.who is Who.ANYONE_WHO_SEES:
             return  # the service only loads cases within the actor's scope
-        works = works_on(actor, case)
+        works = works_on(actor, case, step.roles)
         lead = (
             isinstance(actor, User)
             and actor.has_role(Role.SAFEGUARDING_LEAD)
