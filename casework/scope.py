@@ -7,9 +7,11 @@ not found, never as forbidden, so its existence does not leak.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from sqlalchemy import Select, false, or_, select
+from sqlalchemy.orm.interfaces import ORMOption
 
 from casework.errors import NotFound
 from casework.extensions import db
@@ -87,8 +89,12 @@ def visible_enrolments(user: User) -> Select[tuple[Enrolment]]:
     return query.where(or_(*conditions)) if conditions else query.where(false())
 
 
-def case_for(user: User, case_id: int, *, for_update: bool = False) -> Case:
-    query = visible_cases(user).where(Case.id == case_id)
+def case_for(
+    user: User, case_id: int, *, for_update: bool = False, options: Sequence[ORMOption] = ()
+) -> Case:
+    """Case ``case_id`` if ``user`` may see it (else ``NotFound``); ``options``: what to load
+    with it (``joinedload``...)."""
+    query = visible_cases(user).where(Case.id == case_id).options(*options)
     if for_update:
         # Lock the row and read it afresh: the version check must see what is committed now.
         query = query.with_for_update().execution_options(populate_existing=True)
