@@ -283,6 +283,9 @@ def start_gunicorn(url: str, port: int, workers: int, log: Path) -> subprocess.P
     server = subprocess.Popen(
         command,
         env=env,
+        # Not this checkout: ``-m`` puts the working directory first on the path, and the
+        # server must import the casework this script imported (``PYTHONPATH`` included).
+        cwd=log.parent,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: stopped as one at the end
