@@ -35,7 +35,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -117,29 +116,26 @@ def build() -> dict[str, Any]:
         and "give_verbal_warning" in dict(allowed_events(tutor, case))
     )
     plan = {**PLAN, "review_dates": [str(today + timedelta(weeks=w)) for w in (2, 4)]}
-    act(
-        actor=tutor,
-        event="give_verbal_warning",
-        case_id=case.id,
-        expected_version=case.version,
-        note="Talked it through; the plan below was agreed.",
-        data={"action_plan": plan},
+    review = {"reviewed_on": str(today), "outcome": ReviewOutcome.PARTLY_MET.value, "notes": ""}
+    history = (
+        (
+            tutor,
+            "give_verbal_warning",
+            "Talked it through; the plan below was agreed.",
+            {"action_plan": plan},
+        ),
+        (head, "add_note", "Spoke to the learner's parent: transport is the problem.", None),
+        (tutor, "record_review", "First check-in.", review),
     )
-    act(
-        actor=head,
-        event="add_note",
-        case_id=case.id,
-        expected_version=case.version,
-        note="Spoke to the learner's parent: transport is the problem; bursary asked.",
-    )
-    act(
-        actor=tutor,
-        event="record_review",
-        case_id=case.id,
-        expected_version=case.version,
-        note="First check-in.",
-        data={"reviewed_on": str(today), "outcome": ReviewOutcome.PARTLY_MET.value, "notes": ""},
-    )
+    for actor, event, note, data in history:
+        act(
+            actor=actor,
+            event=event,
+            case_id=case.id,
+            expected_version=case.version,
+            note=note,
+            data=data,
+        )
     jobs = db.session.scalars(select(LetterJob.id).where(LetterJob.case_id == case.id)).all()
     for job_id in jobs:
         render_job(job_id)
@@ -531,21 +527,9 @@ def server_version(app: Any, dialect: str) -> str:
     return f"PostgreSQL {version}"
 
 
-def database_url(args: argparse.Namespace, workdir: Path) -> str:
-    if args.database == "sqlite":
-        return f"sqlite:///{workdir / 'bench.sqlite'}"
-    url = args.postgresql_url or os.environ.get(POSTGRESQL_ENV) or DEFAULT_POSTGRESQL_URL
-    benchkit.ensure_postgresql_database(url)
-    return url
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument(
-        "--postgresql-url",
-        help=f"a database this may wipe (default ${POSTGRESQL_ENV}, else {DEFAULT_POSTGRESQL_URL})",
-    )
+    benchkit.add_run_options(parser, POSTGRESQL_ENV, DEFAULT_POSTGRESQL_URL, "pages")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the four runs (3)")
     parser.add_argument("--duration", type=int, default=10, help="seconds a wrk run (10)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
@@ -559,17 +543,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="pyinstrument N in-process requests of the case page and the caseload (50)",
     )
-    parser.add_argument("--no-save", action="store_true", help="do not append to bench/results/")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    parser.add_argument(
-        "--report",
-        type=int,
-        metavar="N",
-        help="only print the tables of the last N runs saved in bench/results/pages.jsonl",
-    )
     args = parser.parse_args(argv)
     if min(args.rounds, args.duration, args.workers, args.connections, args.threads) < 1:
-        parser.error("counts must be positive")
+        parser.error("every count must be 1 or more")
     if args.connections < args.threads:
         parser.error("wrk needs at least one connection a thread")
     return args
@@ -578,19 +554,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.report:
-        saved = (RESULTS_DIR / "pages.jsonl").read_text().splitlines()
-        for line in saved[-args.report :]:
-            print(report(json.loads(line)) + "\n")
+        benchkit.print_saved("pages", args.report, report)
         return 0
     version = code_version(("casework", "templates"))
-    workdir = Path(tempfile.mkdtemp(prefix="casework-bench-pages-"))
-    try:
-        results = bench(args, database_url(args, workdir), workdir)
-    finally:
-        if args.keep:
-            say(f"work directory kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    with benchkit.work_directory("casework-bench-pages-", args.keep) as workdir:
+        url = benchkit.database_url(args, workdir, POSTGRESQL_ENV, DEFAULT_POSTGRESQL_URL)
+        results = bench(args, url, workdir)
     record(results, "pages", save=not args.no_save, commit=version, profiled=bool(args.profile))
     print("\n" + report(results))
     return 0
