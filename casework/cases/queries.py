@@ -450,17 +450,23 @@ def _change_refusal(user: User, case: Case, change: Change, roles: frozenset[str
 
 
 def case_changes(
-    user: User, case: Case, roles: frozenset[str] | None = None
+    user: User,
+    case: Case,
+    roles: frozenset[str] | None = None,
+    has_plan: bool | None = None,
 ) -> list[dict[str, Any]]:
     """The changes that keep the stage (a note, a progress review, the circumstances, the
-    safeguarding flag) ``user`` may make on the case now, where they make sense now."""
+    safeguarding flag) ``user`` may make on the case now, where they make sense now.
+    ``roles`` and ``has_plan`` (an action plan to review): when the caller knows them."""
     if roles is None:
         roles = scope.case_roles(user, case.enrolment)
+    if has_plan is None:
+        has_plan = current_plan(case) is not None
     changes = []
     for change in PAGE_CHANGES:
         if _change_refusal(user, case, change, roles):
             continue
-        if change is Change.RECORD_REVIEW and current_plan(case) is None:
+        if change is Change.RECORD_REVIEW and not has_plan:
             continue  # nothing to review yet
         if change is Change.FLAG_SAFEGUARDING and case.safeguarding_flagged_at is not None:
             continue
@@ -529,5 +535,5 @@ def case_page(user: User, case_id: int, today: date | None = None) -> dict[str, 
         "under_age": under if age < under else None,
         "labels": step_labels(case),
         "steps": next_steps(user, case, today, roles),
-        "changes": case_changes(user, case, roles),
+        "changes": case_changes(user, case, roles, detail["action_plan"] is not None),
     }
