@@ -978,21 +978,9 @@ def report(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def database_url(args: argparse.Namespace, workdir: Path) -> str:
-    if args.database == "sqlite":
-        return f"sqlite:///{workdir / 'bench.sqlite'}"
-    url = args.postgresql_url or os.environ.get(POSTGRESQL_ENV) or DEFAULT_POSTGRESQL_URL
-    benchkit.ensure_postgresql_database(url)
-    return url
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument(
-        "--postgresql-url",
-        help=f"a database this may wipe (default ${POSTGRESQL_ENV}, else {DEFAULT_POSTGRESQL_URL})",
-    )
+    benchkit.add_run_options(parser, POSTGRESQL_ENV, DEFAULT_POSTGRESQL_URL, "letters")
     parser.add_argument("--cases", type=int, default=240, help="cases the scan opens (240)")
     parser.add_argument(
         "--warn-every",
@@ -1009,14 +997,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the first one-at-a-time run"
-    )
-    parser.add_argument("--no-save", action="store_true", help="do not append to bench/results/")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    parser.add_argument(
-        "--report",
-        type=int,
-        metavar="N",
-        help="only print the tables of the last N runs saved in bench/results/letters.jsonl",
     )
     args = parser.parse_args(argv)
     if min(args.cases, args.workers, args.repeat, args.libreoffice_letters) < 1:
@@ -1037,7 +1017,8 @@ def main(argv: list[str] | None = None) -> int:
     version = code_version(("casework", "templates"))
     workdir = Path(tempfile.mkdtemp(prefix="casework-bench-letters-"))
     try:
-        results = bench(args, database_url(args, workdir), workdir)
+        url = benchkit.database_url(args, workdir, POSTGRESQL_ENV, DEFAULT_POSTGRESQL_URL)
+        results = bench(args, url, workdir)
     finally:
         if args.keep:
             say(f"work directory kept: {workdir}")

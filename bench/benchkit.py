@@ -73,6 +73,30 @@ def profiled(label: str, enabled: bool, top: int = 15) -> Iterator[None]:
         print(out.getvalue())
 
 
+def print_saved(name: str, last: int, report: Callable[[dict[str, Any]], str]) -> None:
+    """The tables of the last ``last`` runs saved in ``bench/results/<name>.jsonl``, again."""
+    import json
+
+    for line in (RESULTS_DIR / f"{name}.jsonl").read_text().splitlines()[-last:]:
+        print(report(json.loads(line)) + "\n")
+
+
+@contextmanager
+def work_directory(prefix: str, keep: bool) -> Iterator[Path]:
+    """A temporary directory for one run: removed afterwards, unless ``keep``."""
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        if keep:
+            say(f"work directory kept: {path}")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def stopwatch(function: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
     result = function()
@@ -124,6 +148,33 @@ def record(results: dict[str, Any], name: str, *, save: bool, **fields: Any) -> 
         RESULTS_DIR.mkdir(exist_ok=True)
         with (RESULTS_DIR / f"{name}.jsonl").open("a") as out:
             out.write(json.dumps(results) + "\n")
+
+
+def add_run_options(parser: Any, database_env: str, default_url: str, saved_as: str) -> None:
+    """The options every benchmark takes: which database (a PostgreSQL one it may wipe), whether
+    to save the run, keep its work directory, or only print saved runs' tables."""
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--postgresql-url",
+        help=f"a database this may wipe (default ${database_env}, else {default_url})",
+    )
+    parser.add_argument("--no-save", action="store_true", help="do not append to bench/results/")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument(
+        "--report",
+        type=int,
+        metavar="N",
+        help=f"only print the tables of the last N runs saved in bench/results/{saved_as}.jsonl",
+    )
+
+
+def database_url(args: Any, workdir: Path, database_env: str, default_url: str) -> str:
+    """A SQLite file in ``workdir``, or the PostgreSQL database asked for (created if missing)."""
+    if args.database == "sqlite":
+        return f"sqlite:///{workdir / 'bench.sqlite'}"
+    url = args.postgresql_url or os.environ.get(database_env) or default_url
+    ensure_postgresql_database(url)
+    return url
 
 
 PROTECTED_DATABASES = frozenset({"test", "casework_ci"})  # the test suite's and CI's

@@ -7,9 +7,11 @@ not found, never as forbidden, so its existence does not leak.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from sqlalchemy import Select, false, or_, select
+from sqlalchemy.orm.interfaces import ORMOption
 
 from casework.errors import NotFound
 from casework.extensions import db
@@ -100,8 +102,12 @@ def visible_letters(user: User) -> Select[tuple[Letter]]:
     return select(Letter).where(Letter.case_id.in_(visible_cases(user).with_only_columns(Case.id)))
 
 
-def case_for(user: User, case_id: int, *, for_update: bool = False) -> Case:
-    query = visible_cases(user).where(Case.id == case_id)
+def case_for(
+    user: User, case_id: int, *, for_update: bool = False, options: Sequence[ORMOption] = ()
+) -> Case:
+    """Case ``case_id`` if ``user`` may see it (else ``NotFound``); ``options``: what to load
+    with it (``joinedload``...)."""
+    query = visible_cases(user).where(Case.id == case_id).options(*options)
     if for_update:
         # Lock the row and read it afresh: the version check must see what is committed now.
         query = query.with_for_update().execution_options(populate_existing=True)
@@ -145,11 +151,14 @@ def case_roles(user: Actor, enrolment: Enrolment) -> frozenset[str]:
     return frozenset(roles)
 
 
-def works_on(user: Actor, case: Case) -> bool:
-    """The case's mentor or head of programme: the people working on it."""
-    return bool(case_roles(user, case.enrolment) - {"scan"})
+def works_on(user: Actor, case: Case, roles: frozenset[str] | None = None) -> bool:
+    """The case's mentor or head of programme: the people working on it. ``roles``: the user's
+    ``case_roles`` in it, when the caller has them already."""
+    if roles is None:
+        roles = case_roles(user, case.enrolment)
+    return bool(roles - {"scan"})
 
 
-def may_see_circumstances(user: User, case: Case) -> bool:
+def may_see_circumstances(user: User, case: Case, roles: frozenset[str] | None = None) -> bool:
     """Special-category data: only those working on the case and the safeguarding lead."""
-    return works_on(user, case) or (user.active and user.has_role(Role.SAFEGUARDING_LEAD))
+    return works_on(user, case, roles) or (user.active and user.has_role(Role.SAFEGUARDING_LEAD))

@@ -13,10 +13,10 @@ from typing import Any
 
 from marshmallow import Schema, fields
 from sqlalchemy import Select, false, func, select
-from sqlalchemy.orm import undefer
+from sqlalchemy.orm import joinedload, undefer
 
 from casework import scope
-from casework.cases.service import allowed_events, current_plan, machine_for, stage_name
+from casework.cases.service import allowed_events, current_plan, machine_to_ask, stage_name
 from casework.errors import Forbidden, GuardFailed, NotFound
 from casework.extensions import db
 from casework.fields import LocalDateTime
@@ -177,9 +177,9 @@ def _letters(case: Case, seq_of: dict[int, int]) -> list[dict[str, Any]]:
     ]
 
 
-def events_for(user: User, case: Case) -> list[dict[str, str]]:
+def events_for(user: User, case: Case, roles: frozenset[str] | None = None) -> list[dict[str, str]]:
     """The events this user may send the case now (the machine's own answer)."""
-    return [{"event": event, "label": label} for event, label in allowed_events(user, case)]
+    return [{"event": e, "label": label} for e, label in allowed_events(user, case, roles)]
 
 
 def _due_row(item: DueItem, today: date) -> dict[str, Any]:
@@ -209,11 +209,25 @@ def _plan_row(plan: ActionPlan) -> dict[str, Any]:
     }
 
 
+# Built once: building a schema copies its fields; dumping keeps nothing between calls.
+CASE_DETAIL = CaseDetailSchema()
+# What a case's detail reads of its rows besides the case: loaded with it, in one statement.
+WITH_PEOPLE = (
+    joinedload(Case.policy),
+    joinedload(Case.enrolment).joinedload(Enrolment.learner),
+    joinedload(Case.enrolment).joinedload(Enrolment.programme),
+)
+
+
 def case_detail(user: User, case_id: int, today: date | None = None) -> dict[str, Any]:
-    today = today or date.today()
-    case = scope.case_for(user, case_id)
+    case = scope.case_for(user, case_id, options=WITH_PEOPLE)
+    return _detail(user, case, scope.case_roles(user, case.enrolment), today or date.today())
+
+
+def _detail(user: User, case: Case, roles: frozenset[str], today: date) -> dict[str, Any]:
+    """``case_detail`` of a case in ``user``'s scope, in which they play ``roles``."""
     enrolment = case.enrolment
-    entitled = scope.may_see_circumstances(user, case)
+    entitled = scope.may_see_circumstances(user, case, roles)
 
     def redact(data: dict[str, Any]) -> dict[str, Any]:
         if entitled or "circumstances" not in data:
@@ -268,9 +282,9 @@ def case_detail(user: User, case_id: int, today: date | None = None) -> dict[str
             )
         ],
         "letters": _letters(case, seq_of),
-        "events_allowed": events_for(user, case),
+        "events_allowed": events_for(user, case, roles),
     }
-    return CaseDetailSchema().dump(detail)
+    return CASE_DETAIL.dump(detail)
 
 
 class CaseloadRowSchema(Schema):
@@ -527,17 +541,21 @@ def letters_awaiting_approval(
 # The case page (casework.views.cases) ----------------------------------------------------------
 
 
-def next_steps(user: User, case: Case, today: date | None = None) -> list[dict[str, Any]]:
+def next_steps(
+    user: User, case: Case, today: date | None = None, roles: frozenset[str] | None = None
+) -> list[dict[str, Any]]:
     """Every step the policy takes from the case's stage, in the workflow's order, each saying
     whether ``user`` may take it now and, where not, why in words: their part in the case (the
-    policy's roles), or a guard of the machine's that fails whatever the form says (the guards
-    that judge the form's data run when it is sent)."""
+    policy's roles; ``roles``, when the caller has them already), or a guard of the machine's
+    that fails whatever the form says (the guards that judge the form's data run when it is
+    sent)."""
     if not case.is_open:
         return []
     today = today or date.today()
-    machine = machine_for(case)
+    machine = machine_to_ask(case)
     workflow = rules_of(case.policy).workflow
-    roles = scope.case_roles(user, case.enrolment)
+    if roles is None:
+        roles = scope.case_roles(user, case.enrolment)
     source = machine.states_map[case.state]  # the stage the guards judge from
     order = list(Event)
     steps = []
@@ -580,10 +598,11 @@ PAGE_CHANGES = (
 )
 
 
-def _change_refusal(user: User, case: Case, change: Change) -> str | None:
-    """Why ``user`` may not make ``change`` on the case now (the machine's rule), else None."""
+def _change_refusal(user: User, case: Case, change: Change, roles: frozenset[str]) -> str | None:
+    """Why ``user`` (playing ``roles`` in the case) may not make ``change`` on the case now (the
+    machine's rule), else None."""
     definition = CHANGES[change]
-    step = Step(case, user, change.value, "", {}, date.today(), utcnow())
+    step = Step(case, user, change.value, "", {}, date.today(), utcnow(), roles=roles)
     try:
         CaseMachine._check_who(definition, step)
     except Forbidden as exc:
@@ -593,14 +612,24 @@ def _change_refusal(user: User, case: Case, change: Change) -> str | None:
     return None
 
 
-def case_changes(user: User, case: Case) -> list[dict[str, Any]]:
+def case_changes(
+    user: User,
+    case: Case,
+    roles: frozenset[str] | None = None,
+    has_plan: bool | None = None,
+) -> list[dict[str, Any]]:
     """The changes that keep the stage (a note, a progress review, the circumstances, the
-    safeguarding flag) ``user`` may make on the case now, where they make sense now."""
+    safeguarding flag) ``user`` may make on the case now, where they make sense now.
+    ``roles`` and ``has_plan`` (an action plan to review): when the caller knows them."""
+    if roles is None:
+        roles = scope.case_roles(user, case.enrolment)
+    if has_plan is None:
+        has_plan = current_plan(case) is not None
     changes = []
     for change in PAGE_CHANGES:
-        if _change_refusal(user, case, change):
+        if _change_refusal(user, case, change, roles):
             continue
-        if change is Change.RECORD_REVIEW and current_plan(case) is None:
+        if change is Change.RECORD_REVIEW and not has_plan:
             continue  # nothing to review yet
         if change is Change.FLAG_SAFEGUARDING and case.safeguarding_flagged_at is not None:
             continue
@@ -623,6 +652,7 @@ def step_rules(user: User, case: Case, event: str) -> dict[str, Any]:
     letters, and ``refusal``, why ``user`` may not take it whatever the stage (the policy
     gives their part in the case no such step), else None. ``NotFound`` when there is no such
     step for staff (the scan alone opens a case and records occurrences)."""
+    roles = scope.case_roles(user, case.enrolment)
     if event in {change.value for change in PAGE_CHANGES}:
         change = Change(event)
         return {
@@ -630,12 +660,12 @@ def step_rules(user: User, case: Case, event: str) -> dict[str, Any]:
             "label": CHANGES[change].label,
             "action_plan": False,
             "letters": False,
-            "refusal": _change_refusal(user, case, change),
+            "refusal": _change_refusal(user, case, change, roles),
         }
     spec = rules_of(case.policy).workflow.event(event)
     if spec is None or spec.event is Event.OPEN:
         raise NotFound(f"{case.policy.provider}'s process has no step '{event}'.")
-    may = bool(scope.case_roles(user, case.enrolment) & set(spec.roles))
+    may = bool(roles & set(spec.roles))
     return {
         "event": spec.event.value,
         "label": spec.label,
@@ -656,8 +686,9 @@ def case_page(user: User, case_id: int, today: date | None = None) -> dict[str, 
     """``case_detail`` and what the case page adds: the learner's age, the label of every step on
     the timeline, and the next steps with whether this user may take each now."""
     today = today or date.today()
-    detail = case_detail(user, case_id, today)
-    case = db.session.get(Case, case_id)  # loaded (within scope) by case_detail: no query
+    case = scope.case_for(user, case_id, options=WITH_PEOPLE)
+    roles = scope.case_roles(user, case.enrolment)  # their part in the case, asked once
+    detail = _detail(user, case, roles, today)
     learner = case.enrolment.learner
     age = learner.age_on(today)
     under = rules_of(case.policy).contacts.parent_carer_under_age
@@ -670,6 +701,6 @@ def case_page(user: User, case_id: int, today: date | None = None) -> dict[str, 
         "age": age,
         "under_age": under if age < under else None,
         "labels": step_labels(case),
-        "steps": next_steps(user, case, today),
-        "changes": case_changes(user, case),
+        "steps": next_steps(user, case, today, roles),
+        "changes": case_changes(user, case, roles, detail["action_plan"] is not None),
     }

@@ -10,6 +10,7 @@ stable kind. Rendering letters is the caller's business, after the commit.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -87,6 +88,22 @@ def machine_for(case: Case) -> CaseMachine:
     policy = case.policy
     cls = machine_class(policy.key, policy.sha256, rules_of(policy).workflow)
     return cls(model=Binding(case), state_field="state")
+
+
+_asking = threading.local()
+
+
+def machine_to_ask(case: Case) -> CaseMachine:
+    """A machine to ask about ``case`` (the events its stage allows, what a guard says), never
+    to send it an event: kept per thread for each policy version and pointed at the case asked
+    about, as the scan's batch does (building one costs more than a page's every question)."""
+    machines: dict[tuple[str, str], CaseMachine] = _asking.__dict__.setdefault("machines", {})
+    key = (case.policy.key, case.policy.sha256)
+    machine = machines.get(key)
+    if machine is None:
+        machine = machines[key] = machine_for(case)
+    machine.model.case = case
+    return machine
 
 
 def stage_name(case: Case, stage: str | None) -> str:
@@ -251,21 +268,31 @@ def preview(
             savepoint.rollback()
 
 
-def allowed_events(actor: Actor, case: Case) -> list[tuple[str, str]]:
+def allowed_events(
+    actor: Actor, case: Case, roles: frozenset[str] | None = None
+) -> list[tuple[str, str]]:
     """(event, the provider's label) of every event ``actor`` may send ``case`` now: its stage
-    allows it and the policy gives the actor's part in the case that step (guards that depend
-    on the event's data are checked when it is sent)."""
+    allows it and the policy gives the actor's part in the case (``roles``, when the caller has
+    it already) that step (guards that depend on the event's data are checked when it is sent)."""
     if not case.is_open:
         return []
-    machine = machine_for(case)
-    step = _step(case, actor, "", "", {}, date.today())  # what the conditions look at
+    machine = machine_to_ask(case)
+    step = _step(case, actor, "", "", {}, date.today(), roles)  # what the conditions look at
     workflow = rules_of(case.policy).workflow
     return [(e.id, workflow.events[Event(e.id)].label) for e in machine.enabled_events(step=step)]
 
 
-def _step(case: Case, actor: Actor, event: str, note: str, data: Any, today: date) -> Step:
+def _step(
+    case: Case,
+    actor: Actor,
+    event: str,
+    note: str,
+    data: Any,
+    today: date,
+    roles: frozenset[str] | None = None,
+) -> Step:
     step = Step(case, actor, event, note if isinstance(note, str) else "", data, today, utcnow())
-    step.roles = scope.case_roles(actor, case.enrolment)
+    step.roles = scope.case_roles(actor, case.enrolment) if roles is None else roles
     return step
 
 
@@ -369,6 +396,7 @@ __all__ = [
     "current_plan",
     "decide_letter",
     "machine_for",
+    "machine_to_ask",
     "new_case",
     "preview",
     "stage_name",

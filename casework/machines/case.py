@@ -52,7 +52,7 @@ from casework.models import Case, CaseEvent, DueKind, EnrolmentStatus, LetterJob
 from casework.policies.rules import EventRules, WorkflowRules
 from casework.registers.figures import AbsencePeriod, AttendanceFigures
 from casework.registers.thresholds import Judgement
-from casework.scope import Actor, ScanActor, case_roles, works_on
+from casework.scope import Actor, ScanActor, works_on
 
 ROLE_WORDS = {
     "scan": "the nightly scan",
@@ -265,10 +265,10 @@ class CaseMachine(StateMachine):
         if definition.who is Who.ANYONE_WHO_SEES:
             return  # the service only loads cases within the actor's scope
         if definition.who is Who.HEAD:
-            if "head_of_programme" not in case_roles(actor, case.enrolment):
+            if "head_of_programme" not in step.roles:
                 raise Forbidden(f"Only {Who.HEAD.value} may approve or return its letters.")
             return
-        works = works_on(actor, case)
+        works = works_on(actor, case, step.roles)
         lead = (
             isinstance(actor, User)
             and actor.has_role(Role.SAFEGUARDING_LEAD)

@@ -16,6 +16,7 @@ def register_blueprints(app: Flask) -> None:
         auth,
         cases,
         dashboard,
+        health,
         home,
         learner,
         learners,
@@ -51,6 +52,7 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (
         home.bp,
+        health.bp,
         auth.bp,
         dashboard.bp,
         staff.bp,

@@ -11,8 +11,11 @@ from werkzeug.wrappers import Response
 from casework.api.problems import is_api_request
 from casework.extensions import login_manager
 
-# Pages anyone may see: the overview, signing in, the design system's files.
-PUBLIC_ENDPOINTS = frozenset({"home.index", "auth.sign_in", "static"})
+# Pages anyone may see: the overview, signing in, the design system's files, the health check.
+PUBLIC_ENDPOINTS = frozenset({"home.index", "auth.sign_in", "static", "health.check"})
+# Answered without looking at who is signed in (no session read, no account loaded): they are
+# no one's, and the health check must not touch the database.
+NO_ONES = frozenset({"static", "health.check"})
 API_DOCS = "api-docs."  # the API's docs page and OpenAPI document: public, like the API's own
 
 # No inline script or style anywhere, nothing from other sites, never in a frame.
@@ -52,7 +55,7 @@ def security_headers(response: Response) -> Response:
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"  # frame-ancestors for older browsers
     # Nobody's pages kept in a cache (the design system's files may be: they are no one's).
-    if request.endpoint != "static" and current_user.is_authenticated:
+    if request.endpoint not in NO_ONES and current_user.is_authenticated:
         response.headers["Cache-Control"] = "no-store"
     return response
 

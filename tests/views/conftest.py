@@ -44,10 +44,11 @@ def client(new_client) -> PageClient:
 @pytest.fixture
 def statements(app_context) -> Callable[[FlaskClient, str], int]:
     """``statements(client, path)``: how many SQL statements a GET of the page ran (the N+1
-    check: a page's count must not grow with the rows it lists)."""
+    check: a page's count must not grow with the rows it lists); ``statements(client, path,
+    seen)`` also puts them in the list ``seen``."""
 
-    def count(client: FlaskClient, path: str) -> int:
-        seen: list[str] = []
+    def count(client: FlaskClient, path: str, seen: list[str] | None = None) -> int:
+        seen = [] if seen is None else seen  # the caller's list: the statements themselves
 
         def record(_conn, _cursor, statement, *_args) -> None:
             seen.append(statement)

@@ -546,6 +546,24 @@ def test_the_page_runs_as_many_statements_for_a_long_case_as_for_a_short_one(
     assert statements(client, f"/cases/{long.id}") == statements(client, f"/cases/{case.id}")
 
 
+def test_the_case_page_reads_the_case_with_its_people_and_asks_the_user_s_part_once(
+    client, opened, statements
+):
+    """The head's part in the case (a programme_staff query) is asked once for the whole page,
+    and the learner, programme and policy come with the case, not one query each."""
+    t, case = opened
+    db.session.commit()
+    sign_in(client, t.head.email)
+    seen: list[str] = []
+    statements(client, f"/cases/{case.id}", seen)
+    asked = [
+        s for s in seen if s.startswith("SELECT programme_staff.user_id \nFROM programme_staff")
+    ]
+    assert len(asked) == 1
+    alone = re.compile(r"SELECT (enrolment|learner|programme|policy)\.id, ")
+    assert [statement for statement in seen if alone.match(statement)] == []
+
+
 def test_every_policy_s_diagram_fits_the_page_at_every_stage(app_context):
     """Inline SVG under the CSP (presentation attributes, no style), named for assistive
     technology, the stage filled in; drawn once per policy version and stage."""
