@@ -692,7 +692,7 @@ def case_page(user: User, case_id: int, today: date | None = None) -> dict[str, 
     learner = case.enrolment.learner
     age = learner.age_on(today)
     under = rules_of(case.policy).contacts.parent_carer_under_age
-    heads = "head_of_programme" in scope.case_roles(user, case.enrolment)
+    heads = "head_of_programme" in roles
     for letter in detail["letters"]:  # the approve and return buttons (Who.HEAD's rule)
         awaiting = letter["approval"] == LetterApproval.AWAITING
         letter["may_decide"] = heads and awaiting and bool(letter["letter_id"])
