@@ -57,6 +57,22 @@ def test_a_mentor_and_the_head_take_a_case_from_a_verbal_warning_to_a_final_writ
     expect(mentor.page.get_by_role("button", name=re.compile("Withdraw"))).to_have_count(0)
     mentor.check_accessible()
     mentor.screenshot("case-page")
+    # A withdrawal crafted with the mentor's own session and CSRF token is refused all the same.
+    state = case.state
+    token = mentor.page.locator("input[name=csrf_token]").first.get_attribute("value")
+    crafted = mentor.page.request.post(
+        f"{mentor.base_url}/cases/{case.id}/events/withdraw",
+        form={
+            "csrf_token": token,
+            "withdraw-version": str(case.version),
+            "withdraw-reason": "Crafted",
+            "withdraw-note": "Crafted",
+        },
+    )
+    assert crafted.status == 403
+    assert "only the head of programme may take this step" in crafted.text()
+    db.session.refresh(case)
+    assert case.state == state
 
     form = open_step(mentor, "Option B: give a verbal warning")
     mentor.refused.add(f"{mentor.base_url}/cases/{case.id}/events/give_verbal_warning")
