@@ -20,9 +20,9 @@ from casework.cases.service import allowed_events, current_plan, machine_to_ask,
 from casework.errors import Forbidden, GuardFailed, NotFound
 from casework.extensions import db
 from casework.fields import LocalDateTime
-from casework.machines.case import CaseMachine, Step, refusal
+from casework.machines.case import HEAD_ONLY, CaseMachine, Step, refusal
 from casework.machines.effects import APPROVAL_WORDS
-from casework.machines.events import CHANGES, EVENTS, Change, Who, event_schema
+from casework.machines.events import CHANGES, EVENTS, Change, event_schema
 from casework.machines.workflow import Event
 from casework.models import (
     ActionPlan,
@@ -449,21 +449,12 @@ def check_may_decide(user: User, letter: Letter) -> None:
     only while it waits for approval (``GuardFailed``)."""
     case = db.session.get(Case, letter.case_id)
     if "head_of_programme" not in scope.case_roles(user, case.enrolment):
-        raise Forbidden(f"Only {Who.HEAD.value} may approve or return its letters.")
+        raise Forbidden(HEAD_ONLY)
     job = db.session.get(LetterJob, letter.job_id)
     if job.approval is not LetterApproval.AWAITING:
         raise GuardFailed(
             f"This letter is not waiting for approval: {APPROVAL_WORDS[job.approval]}."
         )
-
-
-def may_decide_letter(user: User, letter: Letter) -> bool:
-    """``user`` may approve or return ``letter`` now (``check_may_decide``)."""
-    try:
-        check_may_decide(user, letter)
-    except (Forbidden, GuardFailed):
-        return False
-    return True
 
 
 class AwaitingLetterSchema(Schema):

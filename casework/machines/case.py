@@ -61,6 +61,10 @@ ROLE_WORDS = {
 }
 
 
+# Why a letter decision is refused to anyone but the head (the service and the pages say the same).
+HEAD_ONLY = f"Only {Who.HEAD.value} may approve or return its letters."
+
+
 @dataclass
 class Step:
     """One event or change in the making: what the guards judge and the handlers write."""
@@ -266,7 +270,7 @@ class CaseMachine(StateMachine):
             return  # the service only loads cases within the actor's scope
         if definition.who is Who.HEAD:
             if "head_of_programme" not in step.roles:
-                raise Forbidden(f"Only {Who.HEAD.value} may approve or return its letters.")
+                raise Forbidden(HEAD_ONLY)
             return
         works = works_on(actor, case, step.roles)
         lead = (
