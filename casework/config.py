@@ -34,6 +34,9 @@ def configure(app: Flask, config: Mapping[str, Any] | None) -> None:
         RATELIMIT_STORAGE_URI="memory://",
         # How many proxies in front set X-Forwarded-For and -Proto: 0 trusts none (see below).
         TRUSTED_PROXIES=0,
+        # The largest request body taken (413 beyond): the register upload page takes files of
+        # up to 5 MB, and 10,000 marks, the most one API call takes, come to under 4 MB.
+        MAX_CONTENT_LENGTH=10 * 2**20,
     )
     # CASEWORK_SECRET_KEY -> SECRET_KEY, CASEWORK_DATABASE_URL -> DATABASE_URL, ...
     app.config.from_prefixed_env("CASEWORK")

@@ -12,6 +12,7 @@ from flask_smorest.utils import prepare_response
 from swagger_ui_bundle import swagger_ui_path
 
 from casework.api.auth import authenticate
+from casework.api.jsonbody import init_json
 from casework.api.problems import API_PREFIX, PROBLEM_JSON, PROBLEMS, ProblemSchema, case_problem
 from casework.errors import CaseError
 from casework.extensions import csrf
@@ -87,6 +88,7 @@ def init_api(app: Flask) -> None:
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
         },
     )
+    init_json(app)  # every JSON body, the API's or not, is read within bounds
     api = CaseworkApi(app)
     for blp in resources.BLUEPRINTS:
         csrf.exempt(blp)  # bearer tokens, never cookies: no cross-site request can carry one

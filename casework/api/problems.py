@@ -9,9 +9,9 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from flask import Response, json, request
+from flask import Response, current_app, json, request
 from marshmallow import Schema, fields
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from casework.errors import CaseError
 
@@ -50,6 +50,19 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
         "An enrolment with an open case is withdrawn or completed only through the case's "
         "workflow: fire `event` on case `case_id`. `withdraw` withdraws the learner; `close` "
         "ends the case, after which the enrolment may change.",
+    ),
+    "invalid-json": (
+        400,
+        "Invalid JSON",
+        "The body is not JSON casework can read: not UTF-8, not well formed, nested deeper "
+        "than casework's bodies ever are, or a number of thousands of digits; `detail` says "
+        "which.",
+    ),
+    "too-large": (
+        413,
+        "Request too large",
+        "The body is larger than casework takes (`detail` says how much it takes); send it "
+        "in parts, e.g. fewer marks a request.",
     ),
     "invalid-data": (
         422,
@@ -98,7 +111,16 @@ _CASE_ERROR_PROBLEM = {
     "stale": "stale",
     "case_open": "case-open",
 }
-_STATUS_PROBLEM = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 422: "invalid-data"}
+_STATUS_PROBLEM = {
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    422: "invalid-data",
+}
+
+
+class InvalidJson(BadRequest):
+    """A JSON body casework cannot read (casework.api.jsonbody says why)."""
 
 
 class ProblemSchema(Schema):
@@ -153,6 +175,16 @@ def case_problem(error: CaseError) -> Response:
     return problem(_CASE_ERROR_PROBLEM[error.kind], str(error), **extra)
 
 
+def size_limit_words() -> str:
+    """MAX_CONTENT_LENGTH in words: "10 MB", or bytes where it is less than a megabyte."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    return f"{limit / 2**20:g} MB" if limit >= 2**20 else f"{limit} bytes"
+
+
+def too_large_words() -> str:
+    return f"The request is larger than casework takes ({size_limit_words()} at most)."
+
+
 def http_problem(error: HTTPException) -> Response:
     """A werkzeug error (including webargs' validation errors) as a problem."""
     code = error.code or 500
@@ -164,6 +196,10 @@ def http_problem(error: HTTPException) -> Response:
         for location_errors in messages.values():
             errors.update(location_errors if isinstance(location_errors, dict) else {})
         return problem("invalid-data", "Some of the data is missing or wrong.", errors=errors)
+    if isinstance(error, InvalidJson):
+        return problem("invalid-json", error.description)
+    if code == 413:
+        return problem("too-large", too_large_words())
     kind = _STATUS_PROBLEM.get(code, "server-error" if code >= 500 else "http-error")
     detail = data.get("message") or error.description
     response = problem(kind, detail, status=code)

@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug import exceptions as http
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from casework.api.problems import http_problem, is_api_request, problem
+from casework.api.problems import http_problem, is_api_request, problem, size_limit_words
 from casework.errors import CaseError, Forbidden, NotFound
 
 
@@ -17,6 +17,12 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(error: HTTPException):
         if is_api_request():
             return http_problem(error)
+        if error.code == 413:
+            error.description = (
+                f"What you sent is larger than casework takes ({size_limit_words()} at most). "
+                "Go back and send less at a time: a register file split into smaller files, "
+                "for example."
+            )
         return render_template("errors.html", error=error), error.code
 
     @app.errorhandler(CSRFError)
