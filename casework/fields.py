@@ -62,6 +62,22 @@ def day(*validators: Any, **kw: Any) -> fields.Date:
     return fields.Date(validate=[_DAYS, *validators], **kw)
 
 
+def on_the_calendar(value: datetime) -> None:
+    """A validator: a time, with or without an offset, on a day casework computes with (an
+    aware time does not compare with naive bounds, so its day is what is checked)."""
+    if not FIRST_DAY <= value.date() <= LAST_DAY:
+        raise ValidationError(f"Must be between {FIRST_DAY.year} and {LAST_DAY.year}.")
+
+
+def moment(**kw: Any) -> fields.DateTime:
+    """A date and time, with or without an offset, on casework's calendar."""
+    return fields.DateTime(validate=on_the_calendar, **kw)
+
+
+def percent(**kw: Any) -> fields.Float:
+    return fields.Float(validate=validate.Range(0, 100), **kw)
+
+
 def not_future(value: date) -> None:
     if value > date.today():
         raise ValidationError("Must not be in the future.")

@@ -20,7 +20,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from casework.fields import record_id, storable, text
+from casework.fields import day, on_the_calendar, percent, record_id, storable, text
 from casework.machines.workflow import Event
 from casework.models import ReviewOutcome
 
@@ -50,7 +50,7 @@ class ActionPlanSchema(_Data):
         metadata={"description": "The support agreed, e.g. 'Weekly check-in with the mentor'."},
     )
     review_dates = fields.List(
-        fields.Date(),
+        day(),
         required=True,
         validate=validate.Length(1, 20),
         metadata={"description": "When progress is reviewed (ISO dates)."},
@@ -58,7 +58,7 @@ class ActionPlanSchema(_Data):
 
 
 class PanelSchema(_Data):
-    date = fields.Date(required=True)
+    date = day(required=True)
     time = fields.Time(required=True, format="%H:%M", metadata={"description": "HH:MM"})
     place = text(200, required=True)
     members = fields.List(text(200), required=True, validate=validate.Length(1, 20))
@@ -102,7 +102,7 @@ class CircumstancesData(_Data):
 
 
 class ReviewData(_Data):
-    reviewed_on = fields.Date(required=True)
+    reviewed_on = day(required=True)
     outcome = fields.Enum(ReviewOutcome, by_value=True, required=True)
     notes = text(4000, min_length=0, load_default="")
 
@@ -121,9 +121,9 @@ class LetterDecisionData(_Data):
 class OccurrenceData(_Data):
     """What the scan found: kept with the occurrence's audit event."""
 
-    attendance_percent = fields.Float(allow_none=True)
-    absence_started_at = fields.NaiveDateTime(allow_none=True)
-    first_mark_id = fields.Integer(allow_none=True)
+    attendance_percent = percent(allow_none=True)
+    absence_started_at = fields.NaiveDateTime(allow_none=True, validate=on_the_calendar)
+    first_mark_id = record_id(allow_none=True)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from casework.cases.queries import CaseDetailSchema, case_detail
 from casework.cases.service import ActionResult, act, stage_name
 from casework.extensions import db
 from casework.fields import record_id
-from casework.machines.events import CHANGES, EVENTS, ActionPlanSchema, Change
+from casework.machines.events import CHANGES, EVENTS, NOTE_LIMIT, ActionPlanSchema, Change
 from casework.machines.workflow import Event, Stage
 from casework.models import Case, Enrolment, Letter
 from casework.policies import load_policies
@@ -67,9 +67,14 @@ class CaseSummarySchema(Schema):
     decision_due_on = fields.Date(allow_none=True)
 
 
+_NOTE = validate.Length(max=NOTE_LIMIT)  # the machine says what else a note needs
+
+
 class NewCaseSchema(Schema):
     enrolment_id = record_id(required=True)
-    note = fields.String(required=True, metadata={"description": "Why the case is opened."})
+    note = fields.String(
+        required=True, validate=_NOTE, metadata={"description": "Why the case is opened."}
+    )
 
 
 class FireEventSchema(Schema):
@@ -81,9 +86,15 @@ class FireEventSchema(Schema):
         validate=validate.Length(min=1, max=40),
         metadata={"description": "An event id from the case's `events_allowed`, or a change."},
     )
-    note = fields.String(load_default="", metadata={"description": "Why (required of staff)."})
+    note = fields.String(
+        load_default="", validate=_NOTE, metadata={"description": "Why (required of staff)."}
+    )
+    # An event's data has a few fields (its own schema refuses any other): bounded here too.
     data = fields.Dict(
-        keys=fields.String(), load_default=dict, metadata={"description": "The event's data."}
+        keys=fields.String(validate=validate.Length(max=40)),
+        load_default=dict,
+        validate=validate.Length(max=10),
+        metadata={"description": "The event's data."},
     )
 
 
@@ -100,7 +111,9 @@ def _body_schema(name: str, data: type[Schema], with_plan: bool) -> type[Schema]
         extra["action_plan"] = fields.Nested(ActionPlanSchema, metadata={"description": _PLAN_DOC})
     attrs: dict[str, Any] = {
         "event": fields.String(required=True, validate=validate.OneOf([name])),
-        "note": fields.String(required=True, metadata={"description": "Why (staff words)."}),
+        "note": fields.String(
+            required=True, validate=_NOTE, metadata={"description": "Why (staff words)."}
+        ),
         "data": fields.Nested(type(f"{title}Data", (data,), extra), load_default=dict),
     }
     return type(f"{title}Body", (Schema,), attrs)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import Response
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from casework import scope
 from casework.api import api_blueprint
 from casework.api.auth import caller
 from casework.api.pagination import PAGINATION, SelectPage
 from casework.cases.queries import staff_letter
-from casework.fields import record_id
+from casework.fields import record_id, text
 from casework.models import Letter
 
 blp = api_blueprint("letters", "Letters as stored: the same bytes on every download.")
@@ -19,8 +19,8 @@ blp = api_blueprint("letters", "Letters as stored: the same bytes on every downl
 
 class LetterQuerySchema(Schema):
     case_id = record_id()
-    template = fields.String(validate=validate.Length(max=40))
-    recipient_kind = fields.String(validate=validate.Length(max=30))
+    template = text(40, min_length=0)  # no NUL: PostgreSQL would refuse the query itself
+    recipient_kind = text(30, min_length=0)
 
 
 class LetterSchema(Schema):

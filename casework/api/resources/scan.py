@@ -12,13 +12,14 @@ from casework.api import api_blueprint
 from casework.api.auth import require_role
 from casework.api.idempotency import HEADER_DOC, idempotent
 from casework.cases.scan import run_scan
+from casework.fields import day
 from casework.models import Role
 
 blp = api_blueprint("scan", "The scan that opens cases and records occurrences.")
 
 
 class ScanRequestSchema(Schema):
-    as_at = fields.Date(metadata={"description": "Scan as at the end of this day (today)."})
+    as_at = day(metadata={"description": "Scan as at the end of this day (today)."})
     render_letters = fields.Boolean(
         load_default=False,
         metadata={
