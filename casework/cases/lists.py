@@ -35,6 +35,7 @@ from casework.models import (
 from casework.policies.rules import rules_of
 from casework.registers.figures import AttendanceFigures, attendance_figures
 from casework.registers.thresholds import judge, window_start
+from casework.routing import whole_number
 
 PER_PAGE = 25
 _WHOLE_TABLE_FROM = 5000  # enrolments: figures for the whole table rather than an id list
@@ -107,11 +108,11 @@ class Page:
 
 
 def _parse_page(args: Mapping[str, str], filters: Filters) -> None:
-    raw = (args.get("page") or "1").strip()
-    if not raw.isdigit() or int(raw) < 1 or len(raw) > 9:
+    page = whole_number(args.get("page") or "1", lowest=1)
+    if page is None:
         filters.errors["page"] = "The page number must be a whole number, 1 or more."
     else:
-        filters.page = int(raw)
+        filters.page = page
 
 
 def _parse_choice(

@@ -35,6 +35,7 @@ from wtforms.fields.choices import SelectChoice
 
 from casework.machines.events import CHANGES, NOTE_LIMIT, Change, event_schema
 from casework.machines.workflow import Event
+from casework.routing import whole_number
 
 # Staff words for the schemas' field names (anything else: its name, in words).
 LABELS = {
@@ -173,12 +174,10 @@ class EventForm(FlaskForm):
         return f"{self[name].name}-day" if item and item.kind == "date" else self[name].id
 
     def expected_version(self) -> int | None:
-        value = (self.version.data or "").strip()
-        return int(value) if value.isdigit() else None
+        return whole_number(self.version.data)
 
     def seen_events(self) -> int:
-        value = (self.seen.data or "").strip()
-        return int(value) if value.isdigit() else 0
+        return whole_number(self.seen.data) or 0
 
     def check(self) -> bool:
         """The form's own checks: what was typed can be read, and what is needed is there.

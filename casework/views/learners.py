@@ -9,6 +9,7 @@ from flask import render_template, request
 
 from casework.cases.contact_letters import learner_letters
 from casework.records.learner_page import learner_page, learner_rows
+from casework.routing import whole_number
 from casework.views.charts import weekly_trend
 from casework.views.pages import staff_blueprint, staff_user
 
@@ -18,10 +19,7 @@ PER_PAGE = 25
 
 
 def _page_number() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
+    return whole_number(request.args.get("page"), lowest=1) or 1
 
 
 @bp.get("")

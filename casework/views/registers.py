@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from casework.extensions import db
+from casework.fields import FIRST_DAY, LAST_DAY
 from casework.models import Mark
 from casework.records.common import administers
 from casework.records.marks import (
@@ -28,6 +29,7 @@ from casework.records.marks import (
 )
 from casework.records.programmes import list_programmes
 from casework.registers.importing import ImportRejected, RowError
+from casework.routing import whole_number
 from casework.views.pages import staff_blueprint, staff_user
 
 bp = staff_blueprint("register_pages", __name__, url_prefix="/registers")
@@ -67,15 +69,16 @@ def in_words(message: str) -> str:
 
 
 def _day() -> date:
+    """The day asked for, on casework's calendar (the page counts days either side of it)."""
     try:
-        return date.fromisoformat(request.args.get("day", ""))
+        day = date.fromisoformat(request.args.get("day", ""))
     except ValueError:
         return date.today()
+    return day if FIRST_DAY <= day <= LAST_DAY else date.today()
 
 
 def _programme_id() -> int | None:
-    value = request.args.get("programme", "")
-    return int(value) if value.isdigit() else None
+    return whole_number(request.args.get("programme"), lowest=1)
 
 
 @bp.get("")
