@@ -24,7 +24,8 @@ def _page_number() -> int:
 
 @bp.get("")
 def index():
-    text = request.args.get("q", "").strip()[:100]
+    # A NUL never matches a name, and PostgreSQL refuses the query holding one.
+    text = request.args.get("q", "").replace("\x00", "").strip()[:100]
     page = _page_number()
     rows, total = learner_rows(staff_user(), text, page, PER_PAGE)
     pages = max(1, -(-total // PER_PAGE))
