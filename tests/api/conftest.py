@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, settings
 from sqlalchemy import select
 
 from casework.cases.scan import run_scan
@@ -15,6 +16,15 @@ from casework.extensions import db
 from casework.models import Case, ContactKind, User
 from casework.tokens import create_token
 from tests.case_fixtures import PLAN
+
+# How the schemathesis tests draw: a real database behind every call, so few examples, no
+# deadline and no example database; drawing for a large schema is slow, and that is fine.
+FUZZING = settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 
 
 class ApiClient:

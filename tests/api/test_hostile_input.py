@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from schemathesis import GenerationMode
 from sqlalchemy import select
 
@@ -26,7 +26,7 @@ from casework.api.jsonbody import MAX_JSON_DEPTH
 from casework.extensions import db
 from casework.models import Case, Contact, Mark, Role
 from casework.views.registers import MAX_UPLOAD
-from tests.api.conftest import problem_type
+from tests.api.conftest import FUZZING, problem_type
 
 SPEC = "/api/v1/openapi.json"
 WRITES = ("post", "put", "patch", "delete")
@@ -338,12 +338,7 @@ def test_hostile_query_values_are_never_a_server_error(world):
 
 def _never_a_server_error(strategy, auth: str, label: str) -> None:
     @given(case=strategy)
-    @settings(
-        max_examples=25,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-    )
+    @FUZZING
     def fuzz(case):
         response = case.call(headers={"Authorization": auth})
         assert response.status_code < 500, (label, case.body, response.text)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from schemathesis.checks import positive_data_acceptance
 
 from casework import create_app
 from casework.tokens import create_token
+from tests.api.conftest import FUZZING
 
 SPEC = "/api/v1/openapi.json"
 
@@ -34,12 +35,7 @@ def test_every_operation_holds_to_its_schema(app, opened, label):
     auth = {"Authorization": f"Bearer {secret}"}
 
     @given(case=operation.as_strategy())
-    @settings(
-        max_examples=25,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-    )
+    @FUZZING
     def fuzz(case):
         # Not "positive data acceptance": rules across fields or against the database (a session
         # ends after it starts, a mentor exists) are beyond JSON Schema, and are 422s by design.

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
+from casework.extensions import db
+from casework.models import Mark
 from tests.views.conftest import csrf_token, sign_in
+from tests.views.test_learner_pages import officer_of
 
 # Text str.isdigit() takes and int() refuses ('²'), or int() takes and no person types ('٣');
 # numbers past any column, or of more digits than int() converts; text no database keeps;
@@ -86,3 +91,27 @@ def test_json_nested_deep_sent_to_a_page_is_a_plain_page(client, opened):
     )
     assert response.status_code == 400  # no form, so no token: refused before it is read
     assert "Traceback" not in response.text
+
+
+def test_hostile_values_in_every_field_of_the_register_forms(client, opened, make):
+    """The register of a session and a mark's correction, every field one at a time (the rest
+    as a form that saves): refused in words or saved, never a server error."""
+    t, case = opened
+    officer = officer_of(make, t.programme)
+    db.session.commit()
+    sign_in(client, officer.email)
+    mark = db.session.scalars(select(Mark).where(Mark.enrolment_id == case.enrolment_id)).first()
+    failures = []
+    for url in (f"/registers/sessions/{mark.session_id}", f"/registers/marks/{mark.id}"):
+        html = client.get(url).text
+        token = csrf_token(html)
+        names = sorted(set(re.findall(r'name="([\w-]+)"', html)) - {"csrf_token"})
+        # A form that would save (a present mark, a reason to change it) but for the one field.
+        typed = {n: "P" for n in names if n.startswith("code")} | {"why": "Hostile values"}
+        for name in names:
+            for value in FORM_VALUES:
+                data = {"csrf_token": token, **typed, name: value}
+                response = client.post(url, data=data)
+                if response.status_code >= 500 or "Traceback" in response.text:
+                    failures.append((url, name, value[:12], response.status_code))
+    assert failures == []
