@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from casework.extensions import db
-from casework.fields import FIRST_DAY, LAST_DAY
+from casework.fields import FIRST_DAY, LAST_DAY, storable_text
 from casework.models import Mark
 from casework.records.common import administers
 from casework.records.marks import (
@@ -211,6 +211,8 @@ def mark(mark_id: int):
             errors["why"] = "Enter why the mark is changing"
         elif len(values["why"]) > WHY_LENGTH:
             errors["why"] = f"Why the mark is changing must be {WHY_LENGTH} characters or fewer"
+        elif not storable_text(values["why"]):
+            errors["why"] = "Why the mark is changing must be plain text (no NUL characters)"
         if not errors:
             entry = Entry(
                 found.enrolment.learner.learner_ref,
