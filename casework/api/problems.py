@@ -77,6 +77,12 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
         "The same request is still running",
         "A request with this Idempotency-Key has not finished. Wait, then retry it.",
     ),
+    "integrity-failed": (
+        409,
+        "Failed its integrity check",
+        "The stored letter's bytes do not match its SHA-256 or its seal, so it is not served. "
+        "It has been logged; tell your administrator (casework verify-audit names it).",
+    ),
     "http-error": (
         400,
         "HTTP error",
@@ -97,6 +103,7 @@ _CASE_ERROR_PROBLEM = {
     "invalid_data": "invalid-data",
     "stale": "stale",
     "case_open": "case-open",
+    "integrity_failed": "integrity-failed",
 }
 _STATUS_PROBLEM = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 422: "invalid-data"}
 
