@@ -29,7 +29,9 @@ def lifted(connection: Connection) -> Iterator[None]:
         return
     names = ", ".join(f"'{t}'" for t in APPEND_ONLY)
     triggers = connection.execute(
-        text(f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({names})")
+        text(
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({names})"
+        )
     ).all()
     for name, _sql in triggers:
         connection.execute(text(f"DROP TRIGGER {name}"))

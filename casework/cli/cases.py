@@ -12,8 +12,8 @@ from sqlalchemy import select
 from casework.cases.scan import run_scan
 from casework.extensions import db
 from casework.machines.audit import verify_chains, verify_letters
-from casework.machines.seal import AuditKeyMissing
 from casework.machines.diagram import DiagramError, mermaid, svg
+from casework.machines.seal import AuditKeyMissing
 from casework.models import Policy
 
 

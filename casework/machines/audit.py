@@ -20,6 +20,7 @@ from statemachine import State
 from casework.errors import IntegrityFailed
 from casework.extensions import db
 from casework.machines.seal import (
+    LETTER_SEALED,
     AuditKeyMissing,
     audit_key,
     canonical,
@@ -29,7 +30,7 @@ from casework.machines.seal import (
     seal_of_letter,
 )
 from casework.machines.workflow import Stage
-from casework.models import Case, CaseEvent, Enrolment, Letter, LetterJob, User
+from casework.models import Case, CaseEvent, Enrolment, Letter, LetterJob, LetterStatus, User
 from casework.models.types import utcnow
 from casework.scope import Actor
 
@@ -106,7 +107,9 @@ def append_event(
     db.session.add(event)
     case.event_count = seq
     case.audit_head = event.hash
-    case.audit_seal = head_seal(audit_key(), case_id=case.id, event_count=seq, audit_head=event.hash)
+    case.audit_seal = head_seal(
+        audit_key(), case_id=case.id, event_count=seq, audit_head=event.hash
+    )
     # The event's own seal needs its id: it is filled in by the flush (seal._seal_new_rows).
     if flush:
         db.session.flush()
@@ -162,11 +165,14 @@ class ChainProblem:
 
 @dataclass(frozen=True)
 class LetterProblem:
-    letter_id: int
+    letter_id: int | None  # None: a job's letter that is missing
     reference: str
     problem: str
+    job_id: int | None = None
 
     def __str__(self) -> str:
+        if self.letter_id is None:
+            return f"letter job {self.job_id}: {self.problem}"
         return f"letter {self.letter_id} ({self.reference}): {self.problem}"
 
 
@@ -314,11 +320,8 @@ def verify_letters(batch: int = 200) -> Iterator[LetterProblem]:
     event = aliased(CaseEvent)
     query = (
         select(
-            *(
-                getattr(Letter, name)
-                for name in ("id", "job_id", "case_id", "event_id", "reference", "sha256")
-            ),
-            Letter.size,
+            *(getattr(Letter, name) for name in LETTER_SEALED),
+            Letter.rendered_at,
             Letter.seal,
             Letter.pdf,
             LetterJob.event_id.label("job_event"),
@@ -347,6 +350,12 @@ def verify_letters(batch: int = 200) -> Iterator[LetterProblem]:
             fault = _letter_fault(row, row.learner_id, key)
         if fault:
             yield LetterProblem(row.id, row.reference, fault)
+    missing = select(LetterJob.id).where(
+        LetterJob.status == LetterStatus.RENDERED,
+        ~select(Letter.id).where(Letter.job_id == LetterJob.id).exists(),
+    )
+    for job_id in db.session.scalars(missing.order_by(LetterJob.id)):
+        yield LetterProblem(None, "", "it was rendered, but its letter is missing", job_id)
 
 
 def check_letter(letter: Letter) -> None:

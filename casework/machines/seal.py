@@ -9,12 +9,14 @@ case, event or learner breaks its seal as surely as changing its content.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import os
 import secrets
 import tempfile
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -91,10 +93,8 @@ def _create_key_file(path: Path) -> None:
     try:
         with os.fdopen(fd, "w", encoding="ascii") as f:
             f.write(secrets.token_hex(32) + "\n")
-        try:
+        with contextlib.suppress(FileExistsError):  # the other one's stands
             os.link(tmp, path)
-        except FileExistsError:
-            pass
     finally:
         os.unlink(tmp)
 
@@ -110,37 +110,35 @@ def event_seal(key: bytes, *, id: int, case_id: int, seq: int, hash: str) -> str
 
 def head_seal(key: bytes, *, case_id: int, event_count: int, audit_head: str | None) -> str:
     """Where a case's chain ends: removing its last events and rewinding the head shows."""
-    return _seal(
-        key, "case_head", {"case_id": case_id, "count": event_count, "head": audit_head}
-    )
+    return _seal(key, "case_head", {"case_id": case_id, "count": event_count, "head": audit_head})
 
 
-def letter_seal(
-    key: bytes,
-    *,
-    id: int,
-    job_id: int,
-    case_id: int,
-    event_id: int,
-    learner_id: int | None,
-    reference: str,
-    sha256: str,
-    size: int,
-) -> str:
-    return _seal(
-        key,
-        "letter",
-        {
-            "id": id,
-            "job_id": job_id,
-            "case_id": case_id,
-            "event_id": event_id,
-            "learner_id": learner_id,
-            "reference": reference,
-            "sha256": sha256,
-            "size": size,
-        },
-    )
+# Everything a letter row says; its PDF through its SHA-256 and size.
+LETTER_SEALED = (
+    "id",
+    "job_id",
+    "case_id",
+    "event_id",
+    "template",
+    "template_version",
+    "recipient_kind",
+    "recipient_key",
+    "recipient_name",
+    "reference",
+    "sha256",
+    "size",
+)
+
+
+def seal_of_letter(key: bytes, letter: Any, learner_id: int | None) -> str:
+    """``letter``: a Letter or a row with its columns; ``learner_id``: its case's learner."""
+    fields = {name: getattr(letter, name) for name in LETTER_SEALED}
+    rendered_at = letter.rendered_at
+    if rendered_at.tzinfo is None:  # stored as naive UTC
+        rendered_at = rendered_at.replace(tzinfo=UTC)
+    fields["rendered_at"] = rendered_at.astimezone(UTC).replace(microsecond=0).isoformat()
+    fields["learner_id"] = learner_id
+    return _seal(key, "letter", fields)
 
 
 def learners_of(connection: Any, case_ids: set[int]) -> dict[int, int]:
@@ -153,20 +151,6 @@ def learners_of(connection: Any, case_ids: set[int]) -> dict[int, int]:
         .where(Case.id.in_(sorted(case_ids)))
     )
     return dict(connection.execute(query).all())
-
-
-def seal_of_letter(key: bytes, letter: Any, learner_id: int | None) -> str:
-    return letter_seal(
-        key,
-        id=letter.id,
-        job_id=letter.job_id,
-        case_id=letter.case_id,
-        event_id=letter.event_id,
-        learner_id=learner_id,
-        reference=letter.reference,
-        sha256=letter.sha256,
-        size=letter.size,
-    )
 
 
 def seal_of_event(key: bytes, row: Any) -> str:

@@ -21,6 +21,8 @@ either table, or rebuilds one (a batch "move and copy" drops its triggers), must
 from alembic import op
 import sqlalchemy as sa
 
+from casework.models.types import UTCDateTime
+
 
 revision = '0010'
 down_revision = '0009'
@@ -88,52 +90,31 @@ def _seal_existing(bind):
     ).all()
     letters = bind.execute(
         sa.text(
-            'SELECT l.id, l.job_id, l.case_id, l.event_id, l.reference, l.sha256, l.size,'
-            ' e.learner_id FROM letter l JOIN attendance_case c ON c.id = l.case_id'
+            'SELECT l.id, l.job_id, l.case_id, l.event_id, l.template, l.template_version,'
+            ' l.recipient_kind, l.recipient_key, l.recipient_name, l.reference, l.sha256,'
+            ' l.size, l.rendered_at, e.learner_id'
+            ' FROM letter l JOIN attendance_case c ON c.id = l.case_id'
             ' JOIN enrolment e ON e.id = c.enrolment_id'
-        )
+        ).columns(rendered_at=UTCDateTime())
     ).all()
     if not (events or heads or letters):
         return  # a new database: no key needed yet
     # The app's own seal functions and key, so what is sealed here is what it checks.
-    from casework.machines.seal import audit_key, event_seal, head_seal, letter_seal
+    from casework.machines.seal import audit_key, head_seal, seal_of_event, seal_of_letter
 
     key = audit_key()
-    if events:
-        bind.execute(
-            sa.text('UPDATE case_event SET seal = :seal WHERE id = :id'),
-            [
-                {'id': e.id, 'seal': event_seal(key, id=e.id, case_id=e.case_id, seq=e.seq, hash=e.hash)}
-                for e in events
-            ],
-        )
+    for table, rows in (
+        ('case_event', [{'id': e.id, 'seal': seal_of_event(key, e)} for e in events]),
+        ('letter', [{'id': x.id, 'seal': seal_of_letter(key, x, x.learner_id)} for x in letters]),
+    ):
+        if rows:
+            bind.execute(sa.text(f'UPDATE {table} SET seal = :seal WHERE id = :id'), rows)
     if heads:
         bind.execute(
             sa.text('UPDATE attendance_case SET audit_seal = :seal WHERE id = :id'),
             [
                 {'id': h.id, 'seal': head_seal(key, case_id=h.id, event_count=h.event_count, audit_head=h.audit_head)}
                 for h in heads
-            ],
-        )
-    if letters:
-        bind.execute(
-            sa.text('UPDATE letter SET seal = :seal WHERE id = :id'),
-            [
-                {
-                    'id': x.id,
-                    'seal': letter_seal(
-                        key,
-                        id=x.id,
-                        job_id=x.job_id,
-                        case_id=x.case_id,
-                        event_id=x.event_id,
-                        learner_id=x.learner_id,
-                        reference=x.reference,
-                        sha256=x.sha256,
-                        size=x.size,
-                    ),
-                }
-                for x in letters
             ],
         )
 
