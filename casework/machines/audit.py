@@ -209,6 +209,26 @@ def _sealed(seal: str | None, expected: Callable[[], str]) -> bool:
     return seal is not None and hmac.compare_digest(seal, expected())
 
 
+def _event_problem(
+    row: CaseEvent, expected_seq: int, prev: str | None, key: Callable[[], bytes]
+) -> str | None:
+    """What is wrong with the chain's next event, if anything."""
+    if row.seq != expected_seq:
+        return f"expected event number {expected_seq}: one was removed or reordered"
+    if row.prev_hash != prev:
+        return "it does not follow the event before it (removed or reordered)"
+    if _row_hash(row) != row.hash:
+        return "its content was altered"
+    if row.seal is None:
+        return "it has no seal: casework did not write it"
+    if not _sealed(row.seal, lambda: seal_of_event(key(), row)):
+        return (
+            "its seal does not match: it was forged (its hashes recomputed without the key) "
+            "or moved to another id or case"
+        )
+    return None
+
+
 def verify_chains(batch: int = 2000) -> Iterator[ChainProblem]:
     """Walk every case's chain in order; yield the first broken event of each broken chain, and
     each chain whose end is not where the case's sealed head says. Raises ``AuditKeyMissing``
@@ -265,32 +285,22 @@ def verify_chains(batch: int = 2000) -> Iterator[ChainProblem]:
             )
         return None
 
-    for row in db.session.scalars(query):
-        if row.case_id != current:
-            if current is not None and (p := finish(current)):
-                yield p
-            current, prev, last, expected_seq, broken = row.case_id, None, None, 1, False
-            seen.add(row.case_id)
-        if broken:
-            continue
-        problem = None
-        if row.seq != expected_seq:
-            problem = f"expected event number {expected_seq}: one was removed or reordered"
-        elif row.prev_hash != prev:
-            problem = "it does not follow the event before it (removed or reordered)"
-        elif _row_hash(row) != row.hash:
-            problem = "its content was altered"
-        elif row.seal is None:
-            problem = "it has no seal: casework did not write it"
-        elif not _sealed(row.seal, lambda r=row: seal_of_event(key(), r)):
-            problem = (
-                "its seal does not match: it was forged (its hashes recomputed without the key) "
-                "or moved to another id or case"
-            )
-        if problem:
-            broken = True
-            yield ChainProblem(row.case_id, row.id, row.seq, problem)
-        prev, expected_seq, last = row.hash, expected_seq + 1, row
+    # Closed however the walk ends (a missing key, a caller that stops early): on PostgreSQL
+    # yield_per holds a server-side cursor.
+    with db.session.scalars(query) as rows:
+        for row in rows:
+            if row.case_id != current:
+                if current is not None and (p := finish(current)):
+                    yield p
+                current, prev, last, expected_seq, broken = row.case_id, None, None, 1, False
+                seen.add(row.case_id)
+            if broken:
+                continue
+            problem = _event_problem(row, expected_seq, prev, key)
+            if problem:
+                broken = True
+                yield ChainProblem(row.case_id, row.id, row.seq, problem)
+            prev, expected_seq, last = row.hash, expected_seq + 1, row
     if current is not None and (p := finish(current)):
         yield p
     for case_id, (head, *_rest) in heads.items():
@@ -336,20 +346,22 @@ def verify_letters(batch: int = 200) -> Iterator[LetterProblem]:
         .order_by(Letter.id)
         .execution_options(yield_per=batch)
     )
-    for row in db.session.execute(query):  # rows, not entities: no PDF stays in the session
-        if row.job_event is None:
-            fault: str | None = f"its letter job {row.job_id} is missing"
-        elif (row.job_event, row.job_case) != (row.event_id, row.case_id):
-            fault = (
-                f"it claims event {row.event_id} of case {row.case_id}, but its job "
-                f"{row.job_id} was for event {row.job_event} of case {row.job_case}"
-            )
-        elif row.event_case != row.case_id:
-            fault = f"its event {row.event_id} is not an event of its case {row.case_id}"
-        else:
-            fault = _letter_fault(row, row.learner_id, key)
-        if fault:
-            yield LetterProblem(row.id, row.reference, fault)
+    # Rows, not entities: no PDF stays in the session. Closed however the walk ends.
+    with db.session.execute(query) as rows:
+        for row in rows:
+            if row.job_event is None:
+                fault: str | None = f"its letter job {row.job_id} is missing"
+            elif (row.job_event, row.job_case) != (row.event_id, row.case_id):
+                fault = (
+                    f"it claims event {row.event_id} of case {row.case_id}, but its job "
+                    f"{row.job_id} was for event {row.job_event} of case {row.job_case}"
+                )
+            elif row.event_case != row.case_id:
+                fault = f"its event {row.event_id} is not an event of its case {row.case_id}"
+            else:
+                fault = _letter_fault(row, row.learner_id, key)
+            if fault:
+                yield LetterProblem(row.id, row.reference, fault)
     missing = select(LetterJob.id).where(
         LetterJob.status == LetterStatus.RENDERED,
         ~select(Letter.id).where(Letter.job_id == LetterJob.id).exists(),
