@@ -19,6 +19,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import JSON, LargeBinary, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from casework import create_app
 from casework.cases.scan import run_scan
 from casework.extensions import db
 from casework.machines.audit import event_hash, verify_chains, verify_letters
@@ -138,36 +139,23 @@ def test_the_database_refuses_to_delete_a_row_or_empty_the_table(world, table):
 def test_filling_in_an_empty_seal_is_the_one_update_allowed(world):
     """An event inserted behind casework's back has no seal; filling one in is let through (it
     is how casework seals its own rows), but only with nothing else changed."""
-    a = world.a
-    forged = db.session.execute(
-        insert(EVENTS).values(
-            case_id=a.id,
-            seq=4,
-            name="add_note",
-            actor_label="forger",
-            occurred_at=datetime(2026, 9, 30, tzinfo=UTC),
-            note="",
-            data={},
-            hash="1" * 64,
-        )
-    ).inserted_primary_key[0]
+    unsealed = insert(EVENTS).values(
+        case_id=world.a.id,
+        seq=4,
+        name="add_note",
+        actor_label="forger",
+        occurred_at=datetime(2026, 9, 30, tzinfo=UTC),
+        note="",
+        data={},
+        hash="1" * 64,
+    )
+    forged = db.session.execute(unsealed).inserted_primary_key[0]
     with pytest.raises(DBAPIError, match="append-only"):
         db.session.execute(
             update(EVENTS).where(EVENTS.c.id == forged).values(seal="2" * 64, note="more")
         )
     db.session.rollback()
-    forged = db.session.execute(
-        insert(EVENTS).values(
-            case_id=a.id,
-            seq=4,
-            name="add_note",
-            actor_label="forger",
-            occurred_at=datetime(2026, 9, 30, tzinfo=UTC),
-            note="",
-            data={},
-            hash="1" * 64,
-        )
-    ).inserted_primary_key[0]
+    forged = db.session.execute(unsealed).inserted_primary_key[0]
     db.session.execute(update(EVENTS).where(EVENTS.c.id == forged).values(seal="2" * 64))
     db.session.commit()
     # Without the key its seal is no seal: named all the same.
@@ -392,6 +380,13 @@ def key_swapped(app):
     app.config["AUDIT_KEY"] = configured
     if kept is not None:
         path.write_bytes(kept)
+
+
+def test_a_configured_key_too_short_to_be_secret_is_refused_at_start():
+    with pytest.raises(RuntimeError, match="at least 32 characters"):
+        create_app(
+            {"TESTING": True, "AUDIT_KEY": "password", "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+        )
 
 
 def test_without_a_configured_key_one_is_made_readable_by_its_owner_only(app_context, key_swapped):
