@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from casework.extensions import db
 from casework.models import Mark, MarkChange, RegisterImport
@@ -381,3 +382,63 @@ def test_the_register_page_runs_as_many_statements_for_many_learners_as_for_few(
         make.session(t.programme, datetime(2026, 9, 17, 14, 0))
     db.session.commit()
     assert statements(client, "/registers") == day
+
+
+@pytest.mark.parametrize(
+    ("field", "code", "value", "message"),
+    [
+        ("evidence", "A", "=HYPERLINK(1)", "Evidence starts with &#39;=&#39;"),
+        ("evidence", "A", "-1+1", "Evidence starts with &#39;-&#39;"),
+        ("evidence", "A", "GP\x00123", "Evidence contains characters that cannot be kept"),
+        ("evidence", "A", "E" * 121, "Evidence is longer than 120 characters"),
+        ("minutes", "L", "\u0663", "Minutes late &#39;\u0663&#39; is not a whole number"),
+        ("minutes", "L", "1_0", "Minutes late &#39;1_0&#39; is not a whole number"),
+    ],
+    ids=["formula", "minus", "nul", "long", "arabic-indic-digit", "underscore"],
+)
+def test_a_register_entry_the_import_refuses_is_named_and_nothing_is_saved(
+    client, opened, make, clock, field, code, value, message
+):
+    _t, first, second, session, officer = _world(opened, make, clock)
+    sign_in(client, officer.email)
+    path = f"/registers/sessions/{session.id}"
+    entry = {f"code-{first.id}": code, f"{field}-{first.id}": value, f"code-{second.id}": "P"}
+    if code == "A":
+        entry[f"reason-{first.id}"] = "illness"
+    page = _post(client, path, entry).text
+    assert "There is a problem" in page and f'href="#{field}-{first.id}"' in page
+    assert message in page
+    assert db.session.scalar(select(Mark.id).where(Mark.session_id == session.id)) is None
+
+
+def test_a_correction_whose_reason_cannot_be_kept_is_refused(client, opened, make, clock):
+    _t, first, _second, session, officer = _world(opened, make, clock)
+    mark = make.mark(first, session, "P")
+    db.session.commit()
+    sign_in(client, officer.email)
+    page = _post(client, f"/registers/marks/{mark.id}", {"code": "U", "why": "Rang\x00 in"}).text
+    assert "There is a problem" in page and 'href="#why"' in page
+    assert "Why the mark is changing contains characters that cannot be kept" in page
+    db.session.refresh(mark)
+    assert mark.code.code == "P"
+    assert db.session.scalar(select(func.count()).select_from(RegisterImport)) == 0
+
+
+def test_an_uploaded_register_with_a_hostile_field_names_its_row_and_column(
+    client, opened, make, clock
+):
+    _t, first, second, session, officer = _world(opened, make, clock)
+    sign_in(client, officer.email)
+    body = (
+        f"{HEADER}\n{first.learner.learner_ref},{session.session_ref},P,,,,,\n"
+        f"{second.learner.learner_ref},{session.session_ref},P,,,,\x00,\n"
+        f"{second.learner.learner_ref},{session.session_ref},P,,,,@cmd,\n"
+    ).encode()
+    page = _upload(client, body).text
+    assert "The register was not imported" in page
+    table = page.split('id="problems"')[1].split("</table>")[0]
+    assert re.findall(r'numeric">(\d+)</td>\s*<td class="govuk-table__cell">(\w*)</td>', table) == [
+        ("3", "recorded_by"),
+        ("4", "recorded_by"),
+    ]
+    assert db.session.scalar(select(Mark.id).where(Mark.session_id == session.id)) is None
