@@ -216,9 +216,8 @@ def _import(
     lookups = _load_lookups(records, programme_ids)
     now = datetime.now(UTC)
     sqlite = db.session.connection().dialect.name == "sqlite"
-    rows, errors = _validate(
-        records, lookups, imported_by, now, _sqlite_datetime if sqlite else _same, noun
-    )
+    instant = _sqlite_datetime if sqlite else _same
+    rows, errors = _validate(records, lookups, imported_by, now, instant, noun)
     if errors:
         raise ImportRejected(errors)
     try:
@@ -466,13 +465,13 @@ def _parse_instant(value: str) -> datetime:
         ) from None
 
 
-def _plausible_times(year: int) -> tuple[datetime, datetime]:
-    """From the start of academic year ``year`` to the end of the next, as naive UTC."""
-    first, after = (
-        datetime(y, 8, 1, tzinfo=LOCAL_ZONE).astimezone(UTC).replace(tzinfo=None)
-        for y in (year, year + 2)
-    )
-    return first, after
+def _academic_year_at(moment: datetime) -> int | None:
+    """The academic year of a naive UTC time, by the register's own (UK) calendar; None within
+    a day of the calendar's ends, where no session can be."""
+    try:
+        return academic_year_of(moment.replace(tzinfo=UTC).astimezone(LOCAL_ZONE).date())
+    except OverflowError:
+        return None
 
 
 def _validate(
@@ -496,16 +495,17 @@ def _validate(
     default_at = instant(now.astimezone(UTC).replace(tzinfo=None))
     learners, sessions, enrolments = found.learners, found.sessions, found.enrolments
     # A register's rows share a handful of times: each distinct one is parsed once, kept as
-    # (naive UTC, the driver's value).
-    instants: dict[str, tuple[datetime, Any]] = {}
-    years: dict[int, tuple[datetime, datetime]] = {}
+    # (the driver's value, its academic year).
+    instants: dict[str, tuple[Any, int | None]] = {}
     for number, raw in records:
         if len(raw) != width:
             errors.append(RowError(number, f"has {len(raw)} fields; the header has {width}", noun))
             continue
         learner_ref, session_ref, code, minutes, reason, evidence, by, at = raw
         try:
-            if _UNSAFE.search("".join(raw)):  # one search per row, not one per field
+            # One test per row, not per field; printable text (nearly every row) needs no search.
+            joined = "".join(raw)
+            if not joined.isprintable() and _UNSAFE.search(joined):
                 raise _BadRow(_row_unsafe_problem(raw))
             learner_ref, session_ref, code = learner_ref.strip(), session_ref.strip(), code.strip()
             if not learner_ref or not session_ref or not code:
@@ -556,22 +556,21 @@ def _validate(
                 else None
             )
             evidence, by, at = evidence.strip(), by.strip(), at.strip()
+            # The cheap tests inline (this runs per row); _free_text_problem words the refusal.
             if evidence and (
-                problem := _free_text_problem("evidence_ref", evidence, _EVIDENCE_LENGTH)
+                len(evidence) > _EVIDENCE_LENGTH or evidence.startswith(FORMULA_STARTS)
             ):
-                raise _BadRow(problem)
-            if by and (problem := _free_text_problem("recorded_by", by, _RECORDED_BY_LENGTH)):
-                raise _BadRow(problem)
+                raise _BadRow(_free_text_problem("evidence_ref", evidence, _EVIDENCE_LENGTH))
+            if by and (len(by) > _RECORDED_BY_LENGTH or by.startswith(FORMULA_STARTS)):
+                raise _BadRow(_free_text_problem("recorded_by", by, _RECORDED_BY_LENGTH))
             if not at:
                 recorded_at = default_at
             else:
                 if (parsed := instants.get(at)) is None:
                     moment = _parse_instant(at)
-                    parsed = instants[at] = (moment, instant(moment))
-                moment, recorded_at = parsed
-                if (bounds := years.get(year)) is None:
-                    bounds = years[year] = _plausible_times(year)
-                if not bounds[0] <= moment < bounds[1]:
+                    parsed = instants[at] = (instant(moment), _academic_year_at(moment))
+                recorded_at, taken_in = parsed
+                if taken_in is None or not 0 <= taken_in - year <= 1:
                     raise _BadRow(
                         f"recorded_at {_shown(at)} is outside session '{session_ref}''s "
                         f"academic year {academic_year_label(year)} and the year after "
