@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from casework.extensions import db
+from casework.fields import UNSTORABLE, storable_text
 from casework.models import Mark
 from casework.records.common import administers
 from casework.records.marks import (
@@ -208,6 +209,8 @@ def mark(mark_id: int):
             errors["why"] = "Enter why the mark is changing"
         elif len(values["why"]) > WHY_LENGTH:
             errors["why"] = f"Why the mark is changing must be {WHY_LENGTH} characters or fewer"
+        elif not storable_text(values["why"]):
+            errors["why"] = f"Why the mark is changing {UNSTORABLE[0].lower()}{UNSTORABLE[1:]}"
         if not errors:
             entry = Entry(
                 found.enrolment.learner.learner_ref,
