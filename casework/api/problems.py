@@ -77,6 +77,13 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
         "The same request is still running",
         "A request with this Idempotency-Key has not finished. Wait, then retry it.",
     ),
+    "response-lost": (
+        409,
+        "Done, but the response was lost",
+        "The request with this Idempotency-Key was done (its change was committed), but its "
+        "response was not kept: it is not run again. Read the resource it acted on (GET) to see "
+        "the result.",
+    ),
     "http-error": (
         400,
         "HTTP error",
