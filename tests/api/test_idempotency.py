@@ -183,3 +183,35 @@ def test_two_copies_at_once_act_once_and_the_second_waits_for_the_first(
     third = api.post(path, json=warning(), headers=headers)
     assert third.headers["Idempotent-Replayed"] == "true"
     assert third.get_data() == winner.get_data()
+
+
+def test_a_request_that_fails_after_its_commit_is_never_run_again(api_as, opened, monkeypatch):
+    """The action committed, then the view failed (500): the old code released the key as if
+    nothing had changed, and a retry ran the action again."""
+    t, case = opened
+    api = api_as(t.mentor)
+    before, path = events_of(case.id), f"/cases/{case.id}/events"
+    headers = {"If-Match": f'"{case.version}"', "Idempotency-Key": "k4"}
+
+    def fails(result):
+        raise RuntimeError("the letters' renderer is down")
+
+    monkeypatch.setattr(cases_api, "_render", fails)
+    assert api.post(path, json=warning(), headers=headers).status_code == 500
+    monkeypatch.undo()
+    retried = api.post(path, json=warning(), headers=headers)
+    assert retried.status_code == 409 and problem_type(retried) == "response-lost", retried.json
+    assert events_of(case.id) == before + 1
+
+
+def test_a_refusal_the_view_returns_is_replayed(api_as, opened):
+    """A 4xx answered without an error (here no If-Match) commits nothing, the claim with it;
+    its answer is still kept, in a claim of its own, and replayed."""
+    t, case = opened
+    api = api_as(t.mentor)
+    path, headers = f"/cases/{case.id}/events", {"Idempotency-Key": "k5"}
+    first = api.post(path, json=warning(), headers=headers)
+    again = api.post(path, json=warning(), headers=headers)
+    assert first.status_code == 428 and problem_type(first) == "precondition-required"
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_data() == first.get_data()
