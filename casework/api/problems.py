@@ -83,6 +83,13 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
         "The stored letter's bytes do not match its SHA-256 or its seal, so it is not served. "
         "It has been logged; tell your administrator (casework verify-audit names it).",
     ),
+    "response-lost": (
+        409,
+        "Done, but the response was lost",
+        "The request with this Idempotency-Key was done (its change was committed), but its "
+        "response was not kept: it is not run again. Read the resource it acted on (GET) to see "
+        "the result.",
+    ),
     "http-error": (
         400,
         "HTTP error",
