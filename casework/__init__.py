@@ -15,6 +15,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from casework.api import init_api
     from casework.config import configure
     from casework.extensions import db, migrate
+    from casework.machines import seal
     from casework.routing import IdConverter
     from casework.views import register_blueprints
 
@@ -22,6 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure(app, config)
     app.url_map.converters["int"] = IdConverter
     db.init_app(app)
+    seal.init_app(app)  # every audit event and letter sealed as it is inserted
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"))
     register_blueprints(app)
     init_api(app)

@@ -66,3 +66,9 @@ class CaseOpen(CaseError):
         super().__init__(message, case_id=case_id, event=event)
         self.case_id = case_id
         self.event = event
+
+
+class IntegrityFailed(CaseError):
+    """A stored record (a letter) no longer matches its hash or seal: it is never served."""
+
+    kind = "integrity_failed"

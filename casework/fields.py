@@ -36,6 +36,16 @@ def storable(value: str) -> None:
         raise ValidationError(UNSTORABLE)
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (CSV injection): free text
+# from a file is refused with one (the register import), and every CSV casework writes makes such
+# a cell plain text (casework.views.export.neutralise).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def starts_a_formula(value: str) -> bool:
+    return value.startswith(FORMULA_STARTS)
+
+
 def record_id(**kw: Any) -> fields.Integer:
     return fields.Integer(validate=_IDS, **kw)
 

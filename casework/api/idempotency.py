@@ -1,10 +1,24 @@
 """Idempotency-Key on POSTs: a retried request gets the first response and changes nothing.
 
-The key is claimed (committed) before the request runs, so two copies arriving together cannot
-both act: the second finds the claim and is told the first is still running. Once the first has
-its answer, the answer is stored with the claim; a retry with the same key and the same request
-gets it back byte for byte, with ``Idempotent-Replayed: true``. A request that fails on the
-server's side (5xx) releases the key, since it changed nothing and may be retried as new.
+The key's claim is written in the same transaction as the request's action: it is added and
+flushed before the view runs but not committed, so the service's own commit commits the claim
+and the change together, and a request that dies before that commit (its worker killed, say)
+leaves neither, and its retry runs as new. A copy arriving meanwhile waits on the claim's unique
+(user, key) index until the first commits or rolls back: it then finds the claim (and answers
+from it, below) or takes the key itself.
+
+Once the view has answered, its response is stored with the claim in a second, short
+transaction; a retry with the same key and the same request gets it back byte for byte, with
+``Idempotent-Replayed: true``. A view that answers 4xx without committing (a refusal it
+returned) has its answer stored in a fresh claim, so it is replayed too; one that raises (a
+refusal raised as an error, a server error) or answers 5xx before committing leaves no claim
+and may be retried as new.
+
+What remains is the moment between the action's commit and the stored response. A claim
+without a response answers ``request-in-progress`` (409) for ``IDEMPOTENCY_RESPONSE_WAIT``
+seconds from its creation (120 by default), then ``response-lost`` (409): the action was done,
+so it is never run again; read the resource to see what it did. A view that failed after its
+action committed says ``response-lost`` at once.
 """
 
 from __future__ import annotations
@@ -13,11 +27,11 @@ import functools
 import hashlib
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Response, make_response, request
-from sqlalchemy import delete, select
+from flask import Response, current_app, make_response, request
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from casework.api.auth import caller
@@ -28,6 +42,8 @@ from casework.models import IdempotentRequest
 HEADER = "Idempotency-Key"
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as the IETF draft's examples use
 _KEPT_HEADERS = ("Content-Type", "Location", "ETag")
+RESPONSE_WAIT = "IDEMPOTENCY_RESPONSE_WAIT"  # seconds; the app's setting of that name
+DEFAULT_RESPONSE_WAIT = 120
 
 HEADER_DOC = {
     "in": "header",
@@ -63,9 +79,17 @@ def _answer_to(record: IdempotentRequest, fingerprint: str) -> Response:
             "idempotency-key-reused",
             f"The key {record.key!r} was used for another request ({record.method} {record.path}).",
         )
-    if record.completed_at is None:
+    if record.status_code is not None:
+        return _replay(record)
+    wait = timedelta(seconds=current_app.config.get(RESPONSE_WAIT, DEFAULT_RESPONSE_WAIT))
+    if record.completed_at is None and datetime.now(UTC) - record.created_at < wait:
         return problem("request-in-progress")
-    return _replay(record)
+    return problem(
+        "response-lost",
+        f"The request with the key {record.key!r} (first received at "
+        f"{record.created_at.isoformat()}) was done, but its response was not kept. Do not "
+        "send it again: read the resource it acted on to see the result.",
+    )
 
 
 def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -86,17 +110,14 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         existing = _find(user_id, key)
         if existing is not None:
             return _answer_to(existing, fingerprint)
-        claim = IdempotentRequest(
-            user_id=user_id,
-            key=key,
-            method=request.method,
-            path=request.path[:500],
-            request_sha256=fingerprint,
-        )
+        claim = _new_claim(user_id, key, fingerprint)
         db.session.add(claim)
         try:
-            db.session.commit()
-        except IntegrityError:  # the same key, claimed a moment ago by a request still running
+            # Not committed: the view's service commits it with its change. A request holding
+            # the same key makes this wait (PostgreSQL: on the unique index; SQLite: on the
+            # write lock) until it commits or rolls back.
+            db.session.flush()
+        except IntegrityError:  # the same key, taken by a request that has just committed
             db.session.rollback()
             existing = _find(user_id, key)
             return _answer_to(existing, fingerprint) if existing else problem("request-in-progress")
@@ -104,17 +125,55 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         try:
             response = make_response(view(*args, **kwargs))
         except BaseException:
-            db.session.rollback()
-            _release(claim_id)
+            _settle(user_id, key, fingerprint, claim_id, None)
             raise
-        if response.status_code >= 500:
-            db.session.rollback()
-            _release(claim_id)
-            return response
-        _store(claim_id, response)
+        _settle(user_id, key, fingerprint, claim_id, response)
         return response
 
     return wrapper
+
+
+def _new_claim(user_id: int, key: str, fingerprint: str) -> IdempotentRequest:
+    return IdempotentRequest(
+        user_id=user_id,
+        key=key,
+        method=request.method,
+        path=request.path[:500],
+        request_sha256=fingerprint,
+    )
+
+
+def _settle(
+    user_id: int, key: str, fingerprint: str, claim_id: int, response: Response | None
+) -> None:
+    """Keep the answer of a request that has run (``None``: it raised).
+
+    Whatever the view left uncommitted is rolled back first (the services commit their own
+    work), the claim with it if the view committed nothing; whether the claim is still there
+    then says whether the action was done."""
+    db.session.rollback()
+    failed = response is None or response.status_code >= 500
+    record = _find(user_id, key)
+    if record is None:
+        if failed:
+            return  # nothing was done: no claim left, a retry runs as new
+        record = _new_claim(user_id, key, fingerprint)
+        db.session.add(record)
+    elif record.id != claim_id:
+        return  # nothing of ours committed, and another request has taken the key since
+    record.completed_at = datetime.now(UTC)
+    if not failed:
+        record.status_code = response.status_code
+        record.response_headers = {
+            name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers
+        }
+        record.response_body = response.get_data()
+    # else: the action was committed, then the view failed: no response to replay, and the
+    # action must not run again; retries are told so (response-lost).
+    try:
+        db.session.commit()
+    except IntegrityError:  # a fresh claim for a refusal, beaten by a retry that took the key
+        db.session.rollback()
 
 
 def _find(user_id: int, key: str) -> IdempotentRequest | None:
@@ -123,19 +182,3 @@ def _find(user_id: int, key: str) -> IdempotentRequest | None:
             IdempotentRequest.user_id == user_id, IdempotentRequest.key == key
         )
     )
-
-
-def _release(claim_id: int) -> None:
-    db.session.execute(delete(IdempotentRequest).where(IdempotentRequest.id == claim_id))
-    db.session.commit()
-
-
-def _store(claim_id: int, response: Response) -> None:
-    record = db.session.get(IdempotentRequest, claim_id)
-    record.status_code = response.status_code
-    record.response_headers = {
-        name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers
-    }
-    record.response_body = response.get_data()
-    record.completed_at = datetime.now(UTC)
-    db.session.commit()

@@ -90,6 +90,19 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
         "The same request is still running",
         "A request with this Idempotency-Key has not finished. Wait, then retry it.",
     ),
+    "integrity-failed": (
+        409,
+        "Failed its integrity check",
+        "The stored letter's bytes do not match its SHA-256 or its seal, so it is not served. "
+        "It has been logged; tell your administrator (casework verify-audit names it).",
+    ),
+    "response-lost": (
+        409,
+        "Done, but the response was lost",
+        "The request with this Idempotency-Key was done (its change was committed), but its "
+        "response was not kept: it is not run again. Read the resource it acted on (GET) to see "
+        "the result.",
+    ),
     "http-error": (
         400,
         "HTTP error",
@@ -110,6 +123,7 @@ _CASE_ERROR_PROBLEM = {
     "invalid_data": "invalid-data",
     "stale": "stale",
     "case_open": "case-open",
+    "integrity_failed": "integrity-failed",
 }
 _STATUS_PROBLEM = {
     401: "unauthenticated",

@@ -20,6 +20,7 @@ from casework.cases.service import allowed_events, current_plan, machine_to_ask,
 from casework.errors import Forbidden, GuardFailed, NotFound
 from casework.extensions import db
 from casework.fields import LocalDateTime
+from casework.machines.audit import check_letter
 from casework.machines.case import HEAD_ONLY, CaseMachine, Step, refusal
 from casework.machines.effects import APPROVAL_WORDS
 from casework.machines.events import CHANGES, EVENTS, Change, event_schema
@@ -400,13 +401,14 @@ def learner_letters(account: LearnerAccount) -> list[dict[str, Any]]:
 
 
 def learner_letter(account: LearnerAccount, letter_id: int) -> Letter:
-    """One of the learner's own letters (``_learners_own``) with its PDF; any other is not
-    found."""
+    """One of the learner's own letters (``_learners_own``) with its PDF, checked as
+    ``staff_letter`` checks it; any other is not found."""
     letter = db.session.scalars(
         _learners_own(account).where(Letter.id == letter_id).options(undefer(Letter.pdf))
     ).one_or_none()
     if letter is None:
         raise NotFound(f"There is no letter {letter_id}.")
+    check_letter(letter)
     return letter
 
 
@@ -433,13 +435,16 @@ def letter_title(template: str) -> str:
 
 def staff_letter(user: User, letter_id: int, *, with_pdf: bool = False) -> Letter:
     """A stored letter on a case ``user`` may see (else not found): staff read every letter of
-    such a case, those waiting for approval and those returned too."""
+    such a case, those waiting for approval and those returned too. ``with_pdf``: with its bytes,
+    checked against its hash and seal (``IntegrityFailed`` if they do not match)."""
     query = scope.visible_letters(user).where(Letter.id == letter_id)
     if with_pdf:
         query = query.options(undefer(Letter.pdf))
     letter = db.session.scalars(query).one_or_none()
     if letter is None:
         raise NotFound(f"There is no letter {letter_id}.")
+    if with_pdf:
+        check_letter(letter)
     return letter
 
 

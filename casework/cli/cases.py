@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from casework.cases.scan import run_scan
 from casework.extensions import db
-from casework.machines.audit import verify_chains
+from casework.machines.audit import verify_chains, verify_letters
 from casework.machines.diagram import DiagramError, mermaid, svg
+from casework.machines.seal import AuditKeyMissing
 from casework.models import Policy
 
 
@@ -37,13 +38,22 @@ def scan_command(as_at) -> None:
 @click.command("verify-audit")
 @with_appcontext
 def verify_audit_command() -> None:
-    """Walk every case's audit chain; name the first altered, removed or reordered event."""
-    problems = list(verify_chains())
-    for problem in problems:
+    """Walk every case's audit chain and check every stored letter; name the first altered,
+    removed, reordered or forged event of each case, and each letter whose bytes, event or seal
+    do not match."""
+    try:
+        chains = list(verify_chains())
+        letters = list(verify_letters())
+    except AuditKeyMissing as exc:
+        raise click.ClickException(str(exc)) from None
+    for problem in [*chains, *letters]:
         click.echo(str(problem), err=True)
-    if problems:
-        raise click.ClickException(f"The audit trail is broken in {len(problems)} case(s).")
-    click.echo("Every case's audit trail is intact.")
+    if chains or letters:
+        raise click.ClickException(
+            f"The audit trail is broken in {len(chains)} case(s); "
+            f"{len(letters)} letter(s) failed their check."
+        )
+    click.echo("Every case's audit trail is intact, and every letter matches its seal.")
 
 
 @click.command("diagram")

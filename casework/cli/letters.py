@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -14,15 +19,44 @@ from flask.cli import with_appcontext
 from casework.extensions import db
 
 _CHUNK = 25  # jobs per task: small enough for a smooth progress bar
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_PARENT_POLL = 1.0  # seconds between the fallback's looks at the parent
 _worker_app = None
 
 
-def _start_worker(database_uri: str) -> None:
+def _start_worker(database_uri: str, parent: int) -> None:
     global _worker_app
+    _die_with(parent)
     from casework import create_app
 
     _worker_app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri})
     _worker_app.app_context().push()
+
+
+def _die_with(parent: int) -> None:
+    """Stop this worker when the command that started it dies. A parent killed by SIGKILL runs
+    none of the pool's clean-up, and an idle worker waits for work for ever.
+
+    On Linux the kernel sends SIGTERM when the parent dies (PR_SET_PDEATHSIG: strictly, when
+    the thread that started the worker ends; the pool starts them from the command's own
+    thread). Elsewhere, or if that fails, a daemon thread watches for this process being handed
+    to another parent."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):  # no usable libc: the thread below still watches
+            pass
+    # A parent that died before the request above was made sends no signal: look once now.
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(_PARENT_POLL)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _render_chunk(job_ids: list[int]) -> tuple[int, int]:
@@ -75,7 +109,10 @@ def render_waiting(workers: int) -> tuple[int, int]:
             # spawn, not fork: a forked child would share the parent's database connections.
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(
-                max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(uri,)
+                max_workers=workers,
+                mp_context=context,
+                initializer=_start_worker,
+                initargs=(uri, os.getpid()),
             ) as pool:
                 for chunk, (done, bad) in zip(chunks, pool.map(_render_chunk, chunks), strict=True):
                     rendered, failed = rendered + done, failed + bad

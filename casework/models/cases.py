@@ -61,6 +61,9 @@ class Case(db.Model):
     # event is detected too.
     audit_head: Mapped[str | None] = mapped_column(String(64))
     event_count: Mapped[int] = mapped_column(default=0)
+    # HMAC of where the chain ends (casework.machines.seal): keyed outside the database, so the
+    # head cannot be rewound by whoever removes the last events.
+    audit_seal: Mapped[str | None] = mapped_column(String(64))
 
     enrolment: Mapped[Enrolment] = relationship()
     policy: Mapped[Policy] = relationship()
@@ -85,7 +88,8 @@ class Case(db.Model):
 
 
 class CaseEvent(db.Model):
-    """One append-only audit event: a transition or any other change to a case."""
+    """One append-only audit event: a transition or any other change to a case. The database
+    refuses to UPDATE or DELETE one (migration 0010), except to fill in its empty seal."""
 
     __tablename__ = "case_event"
     __table_args__ = (UniqueConstraint("case_id", "seq"),)
@@ -103,6 +107,9 @@ class CaseEvent(db.Model):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # HMAC of its id, case, number and hash, set in the flush that inserts it (null only
+    # inside that transaction).
+    seal: Mapped[str | None] = mapped_column(String(64))
 
     case: Mapped[Case] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
@@ -285,7 +292,8 @@ class ScanRun(db.Model):
 
 
 class Letter(db.Model):
-    """A rendered letter, kept for ever: downloading it again returns these exact bytes."""
+    """A rendered letter, kept for ever: downloading it again returns these exact bytes. Append-
+    only like the audit events (migration 0010)."""
 
     __tablename__ = "letter"
     # One letter per event, template, recipient and template version, however often it runs.
@@ -307,3 +315,5 @@ class Letter(db.Model):
     pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     size: Mapped[int]
     rendered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # HMAC of its id, job, case, event, learner, reference, SHA-256 and size (as for events).
+    seal: Mapped[str | None] = mapped_column(String(64))

@@ -30,6 +30,7 @@ from casework.models import (
     academic_year_of,
 )
 from casework.policies.rules import rules_of
+from casework.records import learners
 from casework.records.common import (
     FieldErrors,
     apply,
@@ -78,9 +79,9 @@ def _check_mentor(errors: FieldErrors, mentor_id: int | None) -> None:
     if mentor_id is None:
         return
     mentor = db.session.get(User, mentor_id)
-    if mentor is None:
-        errors.add("mentor_id", f"There is no user {mentor_id}.")
-    elif not (mentor.active and mentor.has_role(Role.TUTOR_MENTOR)):
+    # One answer for a user that does not exist and one that is not a mentor: which staff
+    # ids exist is not the caller's to probe.
+    if mentor is None or not (mentor.active and mentor.has_role(Role.TUTOR_MENTOR)):
         errors.add("mentor_id", f"User {mentor_id} is not an active tutor / mentor.")
 
 
@@ -89,18 +90,33 @@ def _check_end(errors: FieldErrors, start_date: date, end_date: date | None) -> 
         errors.add("end_date", f"Must not be before the start date, {start_date:%d %B %Y}.")
 
 
+def _learner_to_enrol(actor: User, values: dict[str, Any], errors: FieldErrors) -> Learner | None:
+    """The learner a new enrolment is for: one ``actor`` may see already (any other id is
+    answered exactly as an id no learner has, so ids cannot be probed), or one added with it."""
+    new = values.get("learner")
+    if new is not None:
+        return learners.new_learner(new, errors, field="learner")
+    learner = db.session.scalars(
+        learners.visible_learners(actor).where(Learner.id == values["learner_id"])
+    ).one_or_none()
+    if learner is None:
+        # Enrolling a learner outside the actor's scope would bring them (their address and
+        # contacts) into it: "not yet enrolled" and "another programme's" are not theirs.
+        errors.add("learner_id", f"There is no learner {values['learner_id']}.")
+    return learner
+
+
 def create_enrolment(actor: User, values: dict[str, Any]) -> Enrolment:
-    """Enrol a learner; the academic year is the start date's. The learner need only exist:
-    an administration officer enrols learners nobody has enrolled yet."""
+    """Enrol a learner the actor may see (``learner_id``), or one added in the same
+    transaction (``learner``: the fields of a new learner); the academic year is the start
+    date's."""
     programme = programme_to_administer(actor, values["programme_id"])
     errors = FieldErrors()
-    learner = db.session.get(Learner, values["learner_id"])
-    if learner is None:
-        errors.add("learner_id", f"There is no learner {values['learner_id']}.")
+    learner = _learner_to_enrol(actor, values, errors)
     _check_mentor(errors, values.get("mentor_id"))
     _check_end(errors, values["start_date"], values.get("end_date"))
     year = academic_year_of(values["start_date"])
-    if learner is not None:
+    if learner is not None and learner.id is not None:
         taken = db.session.scalar(
             select(Enrolment.id).where(
                 Enrolment.learner_id == learner.id,
@@ -111,6 +127,7 @@ def create_enrolment(actor: User, values: dict[str, Any]) -> Enrolment:
         if taken is not None:
             errors.add("learner_id", _duplicate(learner, programme, year, taken))
     errors.raise_any()
+    assert learner is not None  # else an error above
     enrolment = Enrolment(
         learner=learner,
         programme=programme,
@@ -122,7 +139,10 @@ def create_enrolment(actor: User, values: dict[str, Any]) -> Enrolment:
         mentor_id=values.get("mentor_id"),
     )
     db.session.add(enrolment)
-    commit("learner_id", _duplicate(learner, programme, year))
+    if learner.id is None:  # a new learner: only its reference can have been taken meanwhile
+        commit("learner", learners.ref_taken_message(learner.learner_ref))
+    else:
+        commit("learner_id", _duplicate(learner, programme, year))
     return enrolment
 
 

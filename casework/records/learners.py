@@ -1,8 +1,9 @@
 """Learners and their contacts (parents and carers, employers, main schools).
 
 Administrators see every learner; anyone else the learners with an enrolment they may see
-(casework.scope.visible_enrolments). Administrators and administration officers write
-them: an officer only the learners enrolled on a programme they keep.
+(casework.scope.visible_enrolments). Administrators add learners; an administration officer adds
+one only with their first enrolment (so never one they could not then see), and changes the
+learners enrolled on a programme they keep.
 """
 
 from __future__ import annotations
@@ -124,25 +125,49 @@ def _require_writer(actor: User, learner: Learner) -> None:
         )
 
 
+def ref_taken_message(learner_ref: str) -> str:
+    return f"There is already a learner {learner_ref}."
+
+
 def _ref_taken(learner_ref: str, learner_id: int | None = None) -> str | None:
     query = select(Learner.id).where(Learner.learner_ref == learner_ref)
     if learner_id is not None:
         query = query.where(Learner.id != learner_id)
     if db.session.scalar(query) is not None:
-        return f"There is already a learner {learner_ref}."
+        return ref_taken_message(learner_ref)
     return None
 
 
-def create_learner(actor: User, values: dict[str, Any]) -> Learner:
-    """A new learner (no enrolment yet: an administration officer sees them once enrolled)."""
-    require_role(actor, *WRITERS)
-    taken = _ref_taken(values["learner_ref"])
-    if taken:
-        raise invalid("learner_ref", taken)
+def new_learner(
+    values: dict[str, Any], errors: FieldErrors, *, field: str | None = None
+) -> Learner:
+    """A learner made from ``values``, not yet added to the session. A reference already
+    taken is an error on ``learner_ref`` (within ``field``, where the learner's fields are one
+    field of a larger request, as the schema nests its own errors)."""
+    if taken := _ref_taken(values["learner_ref"]):
+        if field is None:
+            errors.add("learner_ref", taken)
+        else:
+            errors[field] = {"learner_ref": [taken]}
     learner = Learner()
     apply(learner, values, LEARNER_FIELDS)
+    return learner
+
+
+def create_learner(actor: User, values: dict[str, Any]) -> Learner:
+    """A new learner, not enrolled yet: administrators only. Nobody else could see them until
+    they are enrolled, so an administration officer adds a learner with their first enrolment
+    (casework.records.enrolments.create_enrolment), never on their own."""
+    if not (actor.active and actor.has_role(Role.ADMINISTRATOR)):
+        raise Forbidden(
+            "Only an administrator may add a learner on their own; an administration officer "
+            "adds one with their first enrolment (a new enrolment's learner)."
+        )
+    errors = FieldErrors()
+    learner = new_learner(values, errors)
+    errors.raise_any()
     db.session.add(learner)
-    commit("learner_ref", f"There is already a learner {values['learner_ref']}.")
+    commit("learner_ref", ref_taken_message(values["learner_ref"]))
     return learner
 
 
@@ -153,7 +178,7 @@ def update_learner(actor: User, learner_id: int, changes: dict[str, Any]) -> Lea
     if ref is not None and (taken := _ref_taken(ref, learner.id)):
         raise invalid("learner_ref", taken)
     apply(learner, changes, LEARNER_FIELDS)
-    commit("learner_ref", f"There is already a learner {learner.learner_ref}.")
+    commit("learner_ref", ref_taken_message(learner.learner_ref))
     return learner
 
 

@@ -6,15 +6,24 @@ is validated before anything is written, and every bad row is reported with its 
 header is row 1) or item index and the reason. A batch with any bad row changes nothing. Marks are
 upserted by (enrolment, session): an unchanged mark is left alone, so importing the same file twice
 changes nothing; a changed mark is updated and its previous version kept (see migration 0002).
+
+What a field may hold is checked here, once, for every way in, so both databases get the same
+text: no NUL, unpaired surrogate or other control character (a line break included) in any field;
+refs, codes and free text within their columns' lengths; no free text (evidence_ref, recorded_by,
+who is importing) that a spreadsheet would run as a formula; minutes in ASCII digits; and a given
+recorded_at within the session's academic year or the next (a register is taken in its year,
+and corrected in it or the year after).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gc
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +36,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from casework.extensions import db
+from casework.fields import FORMULA_STARTS, UNSTORABLE, starts_a_formula, storable_text
 from casework.models import (
     AbsenceReason,
     CodeSet,
@@ -57,6 +67,17 @@ COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 _LOOKUP_CHUNK = 500
 _MAX_MINUTES_LATE = 24 * 60
 _REASON_WORDS = ", ".join(r.value for r in AbsenceReason)
+# The columns' own lengths: a longer ref cannot name a row, longer text cannot be kept.
+_LEARNER_REF_LENGTH = Learner.__table__.c.learner_ref.type.length
+_SESSION_REF_LENGTH = Session.__table__.c.session_ref.type.length
+_CODE_LENGTH = MarkCode.__table__.c.code.type.length
+_EVIDENCE_LENGTH = Mark.__table__.c.evidence_ref.type.length
+_RECORDED_BY_LENGTH = Mark.__table__.c.recorded_by.type.length
+# Characters no field may hold: NUL (PostgreSQL refuses it, SQLite keeps it), unpaired surrogates
+# (no encoding keeps them), and the other controls and line breaks (every field is one line).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_WHOLE_NUMBER = re.compile("-?[0-9]+")  # [0-9], not \d: int() also takes other scripts' digits
+_FORMULA_WORDS = ", ".join(repr(c) for c in FORMULA_STARTS if c.isprintable())
 # Columns written per mark, in this order, by both write paths (and the benchmark).
 MARK_COLUMNS = (
     "enrolment_id",
@@ -129,6 +150,7 @@ def import_register(
     programme, or a learner enrolled on none of them, is reported exactly as one that does not
     exist.
     """
+    _check_batch(filename, "the file's name", imported_by)
     with _collector_paused():
         records = _read_records(data)
         sha256 = hashlib.sha256(data).hexdigest()
@@ -144,10 +166,30 @@ def import_marks(
 ) -> ImportResult:
     """``import_register`` for marks already split into fields: each item holds the text of the
     COLUMNS, in order, as a file's row would. Errors name items by index (``RowError.row``)."""
+    _check_batch(source, "the source", imported_by)
     records = [(index, list(item)) for index, item in enumerate(items)]
     sha256 = hashlib.sha256(json.dumps([fields for _, fields in records]).encode()).hexdigest()
     with _collector_paused():
         return _import(records, source, sha256, imported_by, programme_ids, "item")
+
+
+def importer_problem(imported_by: str) -> str | None:
+    """Why ``imported_by`` cannot be recorded as who took the marks that name nobody (None if it
+    can): it is kept as their recorded_by, so it is checked as that column is."""
+    if not imported_by.strip():
+        return "recorded_by is empty: say who is importing"
+    return _unsafe_problem("recorded_by", imported_by) or _free_text_problem(
+        "recorded_by", imported_by, _RECORDED_BY_LENGTH
+    )
+
+
+def _check_batch(source: str, source_words: str, imported_by: str) -> None:
+    # The source may be a correction's reason, several lines long: only what no database keeps.
+    problem = importer_problem(imported_by) or (
+        None if storable_text(source) else _unstorable(source_words)
+    )
+    if problem:
+        raise ImportRejected([RowError(0, problem)])
 
 
 @contextmanager
@@ -174,9 +216,8 @@ def _import(
     lookups = _load_lookups(records, programme_ids)
     now = datetime.now(UTC)
     sqlite = db.session.connection().dialect.name == "sqlite"
-    rows, errors = _validate(
-        records, lookups, imported_by, now, _sqlite_datetime if sqlite else _same, noun
-    )
+    instant = _sqlite_datetime if sqlite else _same
+    rows, errors = _validate(records, lookups, imported_by, now, instant, noun)
     if errors:
         raise ImportRejected(errors)
     try:
@@ -191,10 +232,16 @@ def _import(
 # --- reading -------------------------------------------------------------------------------------
 
 
+_SAVE_AS = "save it from your MIS or spreadsheet as CSV UTF-8"
+_WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)  # UTF-32 LE: as 16
+
+
 def _read_records(data: bytes) -> list[tuple[int, list[str]]]:
     """Decode and split the file into (row number, fields); raises for file-level problems."""
     if not data.strip():
         raise ImportRejected([RowError(0, "the file is empty")])
+    if data.startswith(_WIDE_BOMS):
+        raise ImportRejected([RowError(0, f"the file is UTF-16 or UTF-32 text; {_SAVE_AS}")])
     try:
         content = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -203,8 +250,7 @@ def _read_records(data: bytes) -> list[tuple[int, list[str]]]:
             [
                 RowError(
                     0,
-                    f"the file is not UTF-8 text (unreadable byte on line {line}); "
-                    "save it from your MIS or spreadsheet as CSV UTF-8",
+                    f"the file is not UTF-8 text (unreadable byte on line {line}); {_SAVE_AS}",
                 )
             ]
         ) from exc
@@ -213,6 +259,11 @@ def _read_records(data: bytes) -> list[tuple[int, list[str]]]:
         header = next(reader)
     except (StopIteration, csv.Error) as exc:
         raise ImportRejected([RowError(1, f"the header cannot be read: {exc}")]) from exc
+    if "\x00" in "".join(header):
+        # UTF-16 without a byte order mark reads as UTF-8 with a NUL after every letter.
+        raise ImportRejected(
+            [RowError(1, f"the header contains a NUL byte (is the file UTF-16?); {_SAVE_AS}")]
+        )
     _check_header([h.strip().lower() for h in header])
     records: list[tuple[int, list[str]]] = []
     try:
@@ -266,8 +317,12 @@ def _load_lookups(
     """Fetch only the learners, sessions and enrolments that the file names (and, given
     ``within``, only those of these programmes: the rest then look unknown)."""
     found = _Lookups()
-    learner_refs = {f[0].strip() for _, f in records if f}
-    session_refs = {f[1].strip() for _, f in records if len(f) > 1}
+    # A ref with a character no field may hold names nothing (and PostgreSQL would refuse a NUL
+    # even in a query): _validate reports it.
+    learner_refs = {r for r in {f[0].strip() for _, f in records if f} if not _UNSAFE.search(r)}
+    session_refs = {
+        r for r in {f[1].strip() for _, f in records if len(f) > 1} if not _UNSAFE.search(r)
+    }
     learners = select(Learner.learner_ref, Learner.id)
     sessions = select(Session.session_ref, Session.id, Session.programme_id, Session.starts_at)
     if within is not None:
@@ -326,15 +381,56 @@ class _BadRow(ValueError):
     pass
 
 
+def _shown(value: str, limit: int = 40) -> str:
+    """A value as a message quotes it: short, with characters one cannot see spelled out."""
+    if not value.isprintable():
+        value = value.encode("unicode_escape").decode("ascii")
+    return value if len(value) <= limit else value[:limit] + "..."
+
+
+def _unstorable(name: str) -> str:
+    return f"{name} {UNSTORABLE[0].lower()}{UNSTORABLE[1:].rstrip('.')}"
+
+
+def _unsafe_problem(name: str, value: str) -> str | None:
+    if not _UNSAFE.search(value):
+        return None
+    if not storable_text(value):
+        return _unstorable(name)
+    return f"{name} contains a line break or another control character"
+
+
+def _row_unsafe_problem(raw: list[str]) -> str:
+    """The first field's problem, of a row some field of which _UNSAFE matches."""
+    return next(p for name, v in zip(COLUMNS, raw, strict=True) if (p := _unsafe_problem(name, v)))
+
+
+def _too_long(name: str, value: str, limit: int) -> str | None:
+    return f"{name} is longer than {limit} characters" if len(value) > limit else None
+
+
+def _free_text_problem(name: str, value: str, limit: int) -> str | None:
+    """Free text is kept within its column and never starts a spreadsheet formula."""
+    if problem := _too_long(name, value, limit):
+        return problem
+    if starts_a_formula(value):
+        return (
+            f"{name} starts with {value[0]!r}, which a spreadsheet would run as a formula "
+            f"(no free text may start with {_FORMULA_WORDS})"
+        )
+    return None
+
+
 def _parse_minutes(value: str, category: MarkCategory) -> int:
     if category not in (MarkCategory.LATE, MarkCategory.UNAUTHORISED):
         raise _BadRow(f"minutes_late is only for late arrivals, not a {category.value} mark")
-    try:
-        minutes = int(value)
-    except ValueError:
-        raise _BadRow(f"minutes_late '{value}' is not a whole number of minutes") from None
-    if not 0 <= minutes <= _MAX_MINUTES_LATE:
-        raise _BadRow(f"minutes_late {minutes} must be between 0 and {_MAX_MINUTES_LATE}")
+    if not _WHOLE_NUMBER.fullmatch(value):
+        raise _BadRow(
+            f"minutes_late '{_shown(value)}' is not a whole number of minutes (digits 0-9)"
+        )
+    minutes = int(value) if len(value) < 10 else None  # no int() of a thousand digits
+    if minutes is None or not 0 <= minutes <= _MAX_MINUTES_LATE:
+        raise _BadRow(f"minutes_late {_shown(value)} must be between 0 and {_MAX_MINUTES_LATE}")
     return minutes
 
 
@@ -349,7 +445,9 @@ def _parse_reason(value: str, code: str, category: MarkCategory, required: bool)
     try:
         return AbsenceReason(normalised).value
     except ValueError:
-        raise _BadRow(f"unknown absence_reason '{value}' (use one of: {_REASON_WORDS})") from None
+        raise _BadRow(
+            f"unknown absence_reason '{_shown(value)}' (use one of: {_REASON_WORDS})"
+        ) from None
 
 
 def _parse_instant(value: str) -> datetime:
@@ -362,8 +460,18 @@ def _parse_instant(value: str) -> datetime:
         return moment.astimezone(UTC).replace(tzinfo=None)
     except (ValueError, OverflowError):
         raise _BadRow(
-            f"bad date or time '{value}' in recorded_at (use ISO 8601, e.g. 2026-10-05T09:12)"
+            f"bad date or time '{_shown(value)}' in recorded_at "
+            "(use ISO 8601, e.g. 2026-10-05T09:12)"
         ) from None
+
+
+def _academic_year_at(moment: datetime) -> int | None:
+    """The academic year of a naive UTC time, by the register's own (UK) calendar; None within
+    a day of the calendar's ends, where no session can be."""
+    try:
+        return academic_year_of(moment.replace(tzinfo=UTC).astimezone(LOCAL_ZONE).date())
+    except OverflowError:
+        return None
 
 
 def _validate(
@@ -386,23 +494,36 @@ def _validate(
     width = len(COLUMNS)
     default_at = instant(now.astimezone(UTC).replace(tzinfo=None))
     learners, sessions, enrolments = found.learners, found.sessions, found.enrolments
-    instants: dict[str, Any] = {}
+    # A register's rows share a handful of times: each distinct one is parsed once, kept as
+    # (the driver's value, its academic year).
+    instants: dict[str, tuple[Any, int | None]] = {}
     for number, raw in records:
         if len(raw) != width:
             errors.append(RowError(number, f"has {len(raw)} fields; the header has {width}", noun))
             continue
         learner_ref, session_ref, code, minutes, reason, evidence, by, at = raw
         try:
+            # One test per row, not per field; printable text (nearly every row) needs no search.
+            joined = "".join(raw)
+            if not joined.isprintable() and _UNSAFE.search(joined):
+                raise _BadRow(_row_unsafe_problem(raw))
             learner_ref, session_ref, code = learner_ref.strip(), session_ref.strip(), code.strip()
             if not learner_ref or not session_ref or not code:
                 missing = [c for c, v in zip(REQUIRED_COLUMNS, raw, strict=False) if not v.strip()]
                 raise _BadRow(f"{', '.join(missing)} is empty")
+            # A known ref is within its column; only an unknown one may be too long to be one.
             learner_id = learners.get(learner_ref)
             if learner_id is None:
-                raise _BadRow(f"unknown learner '{learner_ref}'")
+                raise _BadRow(
+                    _too_long("learner_id", learner_ref, _LEARNER_REF_LENGTH)
+                    or f"unknown learner '{_shown(learner_ref)}'"
+                )
             session = sessions.get(session_ref)
             if session is None:
-                raise _BadRow(f"unknown session '{session_ref}'")
+                raise _BadRow(
+                    _too_long("session_id", session_ref, _SESSION_REF_LENGTH)
+                    or f"unknown session '{_shown(session_ref)}'"
+                )
             session_id, programme_id, day, year = session
             enrolment = enrolments.get((learner_id, programme_id, year))
             if enrolment is None:
@@ -421,7 +542,10 @@ def _validate(
             code = code.upper()
             known = found.codes[code_set].get(code)
             if known is None:
-                raise _BadRow(f"unknown code '{code}' in the {code_set.label} code set")
+                raise _BadRow(
+                    _too_long("code", code, _CODE_LENGTH)
+                    or f"unknown code '{_shown(code)}' in the {code_set.label} code set"
+                )
             code_id, category, requires_reason = known
             minutes = minutes.strip()
             minutes_late = _parse_minutes(minutes, category) if minutes else None
@@ -432,15 +556,27 @@ def _validate(
                 else None
             )
             evidence, by, at = evidence.strip(), by.strip(), at.strip()
-            if len(evidence) > 120:
-                raise _BadRow("evidence_ref is longer than 120 characters")
-            if len(by) > 254:
-                raise _BadRow("recorded_by is longer than 254 characters")
+            # The cheap tests inline (this runs per row); _free_text_problem words the refusal.
+            if evidence and (
+                len(evidence) > _EVIDENCE_LENGTH or evidence.startswith(FORMULA_STARTS)
+            ):
+                raise _BadRow(_free_text_problem("evidence_ref", evidence, _EVIDENCE_LENGTH))
+            if by and (len(by) > _RECORDED_BY_LENGTH or by.startswith(FORMULA_STARTS)):
+                raise _BadRow(_free_text_problem("recorded_by", by, _RECORDED_BY_LENGTH))
             if not at:
                 recorded_at = default_at
-            elif (recorded_at := instants.get(at)) is None:
-                # A register's rows share a handful of times: parse each distinct one once.
-                recorded_at = instants[at] = instant(_parse_instant(at))
+            else:
+                if (parsed := instants.get(at)) is None:
+                    moment = _parse_instant(at)
+                    parsed = instants[at] = (instant(moment), _academic_year_at(moment))
+                recorded_at, taken_in = parsed
+                if taken_in is None or not 0 <= taken_in - year <= 1:
+                    raise _BadRow(
+                        f"recorded_at {_shown(at)} is outside session '{session_ref}''s "
+                        f"academic year {academic_year_label(year)} and the year after "
+                        f"(01/08/{year} to 31/07/{year + 2}): a register is taken in its "
+                        "year and corrected in it or the next"
+                    )
             first = seen.setdefault((enrolment_id, session_id), number)
             if first != number:
                 raise _BadRow(f"duplicates {noun} {first} (same learner and session)")
@@ -564,4 +700,5 @@ __all__ = [
     "RowError",
     "import_marks",
     "import_register",
+    "importer_problem",
 ]

@@ -9,7 +9,7 @@ from werkzeug import exceptions as http
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from casework.api.problems import http_problem, is_api_request, problem, size_limit_words
-from casework.errors import CaseError, Forbidden, NotFound
+from casework.errors import CaseError, Forbidden, IntegrityFailed, NotFound
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -43,6 +43,8 @@ def register_error_handlers(app: Flask) -> None:
             page_error = http.Forbidden(error.message)
         else:
             page_error = http.Conflict(error.message)
+        if isinstance(error, IntegrityFailed):  # logged where it was found
+            page_error.heading = "This letter cannot be shown"  # type: ignore[attr-defined]
         return render_template("errors.html", error=page_error), page_error.code
 
     @app.errorhandler(Exception)

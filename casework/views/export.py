@@ -11,9 +11,9 @@ from typing import Any
 
 from flask import Response
 
-# A spreadsheet reads a cell starting with one of these as a formula (CSV injection): a leading
-# apostrophe makes it text, and the spreadsheet shows the value as it was.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from casework.fields import FORMULA_STARTS, starts_a_formula
+
+__all__ = ["FORMULA_STARTS", "csv_response", "neutralise"]
 
 
 def neutralise(value: Any) -> str:
@@ -23,7 +23,8 @@ def neutralise(value: Any) -> str:
     if isinstance(value, bool):
         return "Yes" if value else "No"
     text = value.isoformat() if isinstance(value, date) else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    # A leading apostrophe makes it text; the spreadsheet shows the value as it was.
+    return "'" + text if starts_a_formula(text) else text
 
 
 def csv_response(

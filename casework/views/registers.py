@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from casework.extensions import db
-from casework.fields import FIRST_DAY, LAST_DAY, storable_text
+from casework.fields import FIRST_DAY, LAST_DAY, UNSTORABLE, storable_text
 from casework.models import Mark
 from casework.records.common import administers
 from casework.records.marks import (
@@ -212,7 +212,7 @@ def mark(mark_id: int):
         elif len(values["why"]) > WHY_LENGTH:
             errors["why"] = f"Why the mark is changing must be {WHY_LENGTH} characters or fewer"
         elif not storable_text(values["why"]):
-            errors["why"] = "Why the mark is changing must be plain text (no NUL characters)"
+            errors["why"] = f"Why the mark is changing {UNSTORABLE[0].lower()}{UNSTORABLE[1:]}"
         if not errors:
             entry = Entry(
                 found.enrolment.learner.learner_ref,

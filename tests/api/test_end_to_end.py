@@ -48,30 +48,29 @@ def test_half_term_to_a_written_warning_through_the_api(make, api_as, clock, app
             },
         )
     )
-    learner = created(
-        officer.post(
-            "/learners",
-            json={
-                "learner_ref": "L900001",
-                "given_name": "Jo",
-                "family_name": "Learner",
-                "date_of_birth": "2010-03-04",
-                "address": "2 Mill Lane\nAshford",
-                "postcode": "TN23 1AA",
-            },
-        )
-    )
+    # The officer adds the learner with their enrolment: a learner on none of the officer's
+    # programmes is not theirs to see.
     enrolment = created(
         officer.post(
             "/enrolments",
             json={
-                "learner_id": learner["id"],
+                "learner": {
+                    "learner_ref": "L900001",
+                    "given_name": "Jo",
+                    "family_name": "Learner",
+                    "date_of_birth": "2010-03-04",
+                    "address": "2 Mill Lane\nAshford",
+                    "postcode": "TN23 1AA",
+                },
                 "programme_id": programme["id"],
                 "start_date": MONDAY.isoformat(),
                 "mentor_id": mentor_user.id,
             },
         )
     )
+    learner = officer.get(f"/learners/{enrolment['learner_id']}")
+    assert learner.status_code == 200 and learner.json["address"] == "2 Mill Lane\nAshford"
+    learner = learner.json
     created(
         officer.post(
             f"/learners/{learner['id']}/contacts",

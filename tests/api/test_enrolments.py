@@ -11,7 +11,15 @@ from sqlalchemy import func, select
 from casework.cases.scan import run_scan
 from casework.extensions import db
 from casework.machines.effects import record_occurrence
-from casework.models import Case, CodeSet, Enrolment, EnrolmentStatus, ProgrammeRole, Role
+from casework.models import (
+    Case,
+    CodeSet,
+    Enrolment,
+    EnrolmentStatus,
+    Learner,
+    ProgrammeRole,
+    Role,
+)
 from tests.api.conftest import problem_type
 from tests.case_fixtures import PLAN, fire
 from tests.records.world import World, build_world, make_user
@@ -31,7 +39,7 @@ def newcomer(make):
 
 def new_enrolment(w: World, learner, **overrides):
     body = {
-        "learner_id": learner.id,
+        **({"learner_id": learner.id} if learner is not None else {}),
         "programme_id": w.programme.id,
         "start_date": "2027-03-01",
         "end_date": "2027-07-16",
@@ -45,13 +53,31 @@ def enrolments_count() -> int:
     return db.session.scalar(select(func.count(Enrolment.id)))
 
 
+NEW_LEARNER = {
+    "learner_ref": "L900001",
+    "given_name": "Dana",
+    "family_name": "Newcomer",
+    "date_of_birth": "2010-02-03",
+    "address": "3 New Street",
+}
+
+
+def with_new_learner(w: World, **overrides):
+    """An enrolment of a learner added with it (how an administration officer adds one)."""
+    return {"learner": NEW_LEARNER, **new_enrolment(w, None, **overrides)}
+
+
 @pytest.mark.parametrize("who", ["admin", "officer"])
 def test_enrolling_a_learner(api_as, w, newcomer, who):
-    response = api_as(getattr(w, who)).post("/enrolments", json=new_enrolment(w, newcomer))
+    # An administrator enrols a learner nobody has enrolled yet; an officer adds them with it.
+    body = new_enrolment(w, newcomer) if who == "admin" else with_new_learner(w)
+    response = api_as(getattr(w, who)).post("/enrolments", json=body)
     assert response.status_code == 201, response.json
     body = response.json
+    learner = db.session.get(Learner, body["learner_id"])
     assert body["academic_year"] == 2026  # March 2027 is in 2026/27
-    assert body["learner_id"] == newcomer.id and body["learner_ref"] == newcomer.learner_ref
+    assert body["learner_ref"] == learner.learner_ref
+    assert (learner.id == newcomer.id) is (who == "admin")
     assert body["learner_name"] == "Dana Newcomer"
     assert body["programme_id"] == w.programme.id and body["programme_code"] == "HSC3"
     assert body["start_date"] == "2027-03-01" and body["end_date"] == "2027-07-16"
@@ -62,13 +88,66 @@ def test_enrolling_a_learner(api_as, w, newcomer, who):
     # Now enrolled, the learner is the officer's and the mentor's to see.
     for user in (w.officer, w.mentor):
         assert api_as(user).get(f"/enrolments/{body['id']}").json == body
-        assert api_as(user).get(f"/learners/{newcomer.id}").status_code == 200
+        assert api_as(user).get(f"/learners/{learner.id}").status_code == 200
+
+
+def test_an_officer_enrols_only_learners_they_see(api_as, w, newcomer):
+    """A learner on none of the officer's programmes (on another's, or on none yet) answers as
+    one that does not exist: enrolling them would show the officer their details."""
+    api = api_as(w.officer)
+    for learner_id in (newcomer.id, w.elsewhere.learner_id, 999999):
+        body = new_enrolment(w, newcomer, learner_id=learner_id)
+        response = api.post("/enrolments", json=body)
+        assert response.status_code == 422 and problem_type(response) == "invalid-data"
+        assert response.json["errors"] == {"learner_id": [f"There is no learner {learner_id}."]}
+    assert enrolments_count() == 3
+    # One they see already, through a programme of theirs, they enrol on another year.
+    body = new_enrolment(w, w.mine.learner, start_date="2027-09-01", end_date=None)
+    assert api.post("/enrolments", json=body).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("change", "errors"),
+    [
+        (
+            {"learner_id": 1},
+            {"learner_id": ["Give learner_id or learner, not both."]},
+        ),
+        (
+            {"learner": None},
+            {"learner": ["Field may not be null."]},
+        ),
+        (
+            {"learner": {**NEW_LEARNER, "given_name": ""}},
+            {"learner": {"given_name": ["Length must be between 1 and 100."]}},
+        ),
+        (
+            {"learner": {**NEW_LEARNER, "learner_ref": "{taken}"}},
+            {"learner": {"learner_ref": ["There is already a learner {taken}."]}},
+        ),
+    ],
+)
+def test_a_new_learner_with_the_enrolment_is_checked_as_one_alone(api_as, w, change, errors):
+    taken = w.elsewhere.learner.learner_ref
+    change, errors = (json.loads(json.dumps(x).replace("{taken}", taken)) for x in (change, errors))
+    response = api_as(w.officer).post("/enrolments", json={**with_new_learner(w), **change})
+    assert response.status_code == 422 and problem_type(response) == "invalid-data"
+    assert response.json["errors"] == errors
+    assert enrolments_count() == 3 and db.session.scalar(select(func.count(Learner.id))) == 3
+
+
+def test_an_enrolment_names_its_learner(api_as, w, newcomer):
+    body = new_enrolment(w, newcomer)
+    del body["learner_id"]
+    response = api_as(w.admin).post("/enrolments", json=body)
+    assert response.status_code == 422
+    assert response.json["errors"] == {"learner_id": ["Give learner_id or learner, not both."]}
 
 
 def test_enrolling_without_a_mentor_or_end(api_as, w, newcomer):
     body = new_enrolment(w, newcomer, mentor_id=None)
     del body["end_date"]
-    response = api_as(w.officer).post("/enrolments", json=body)
+    response = api_as(w.admin).post("/enrolments", json=body)
     assert response.status_code == 201
     assert response.json["mentor"] is None and response.json["end_date"] is None
 
@@ -276,14 +355,14 @@ def test_who_may_not_change_an_enrolment(api_as, w, who, status):
     assert db.session.get(Enrolment, w.mine.id).status == EnrolmentStatus.ACTIVE
 
 
-def test_a_retried_enrolment_is_made_once(api_as, w, newcomer):
+def test_a_retried_enrolment_is_made_once(api_as, w):
     api = api_as(w.officer)
     headers = {"Idempotency-Key": "enrol-dana"}
-    first = api.post("/enrolments", json=new_enrolment(w, newcomer), headers=headers)
-    again = api.post("/enrolments", json=new_enrolment(w, newcomer), headers=headers)
+    first = api.post("/enrolments", json=with_new_learner(w), headers=headers)
+    again = api.post("/enrolments", json=with_new_learner(w), headers=headers)
     assert first.status_code == again.status_code == 201 and again.json == first.json
     assert again.headers["Idempotent-Replayed"] == "true"
-    assert enrolments_count() == 4
+    assert enrolments_count() == 4 and db.session.scalar(select(func.count(Learner.id))) == 4
 
 
 # Attendance figures

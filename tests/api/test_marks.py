@@ -170,6 +170,33 @@ def test_one_bad_item_among_good_ones_writes_nothing_and_every_bad_item_is_named
     assert db.session.scalars(select(Mark)).one().code.code == "P"
 
 
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"evidence_ref": "=HYPERLINK(1)"}, "evidence_ref starts with '='"),
+        ({"evidence_ref": "@SUM(A1)"}, "evidence_ref starts with '@'"),
+        ({"recorded_at": "0001-01-01T00:00:00"}, "recorded_at 0001-01-01T00:00:00 is outside"),
+        ({"recorded_at": "9999-12-31T23:59:00"}, "recorded_at 9999-12-31T23:59:00 is outside"),
+        ({"recorded_at": "2029-09-07T09:00:00Z"}, "recorded_at 2029-09-07T09:00:00+00:00 is"),
+    ],
+    ids=["formula", "at-formula", "year-one", "year-9999", "two-years-on"],
+)
+def test_items_pass_the_register_imports_own_checks(api_as, world, fields, message):
+    """The API's items meet the checks a register file's rows meet (one place: the import)."""
+    api = api_as(world.officer)
+    api.post("/marks", json={"items": [item("L1", "A7")]})
+    before = written()
+    code = "A" if "evidence_ref" in fields else "P"
+    reason = {"absence_reason": "illness"} if code == "A" else {}
+    batch = [item("L1", "A7", "U"), item("L1", "A8", code, **reason, **fields)]
+    response = api.post("/marks", json={"items": batch})
+    assert response.status_code == 422 and problem_type(response) == "invalid-data"
+    (messages,) = [p["messages"] for p in response.json["errors"]["items"].values()]
+    assert set(response.json["errors"]["items"]) == {"1"}
+    assert messages[0].startswith(message), messages
+    assert written() == before
+
+
 def test_items_failing_the_schema_are_named_the_same_way(api_as, world):
     response = api_as(world.admin).post(
         "/marks",

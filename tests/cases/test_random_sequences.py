@@ -42,6 +42,7 @@ from casework.models import (
     PlanReview,
 )
 from casework.scope import SCAN
+from tests.append_only import lifted
 from tests.case_fixtures import PANEL, PLAN, TERM_START
 from tests.factories import Factory
 from tests.machines.test_transition_table import (
@@ -426,6 +427,21 @@ def test_tampering_is_found(teams, tampered, policy, length, how, where):
     ids = db.session.scalars(
         select(CaseEvent.id).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
     ).all()
+    with lifted(db.session.connection()):  # as the database's owner could
+        expected, words = tamper(how, ids, where)
+    db.session.commit()
+    tampered.add(case.id)
+
+    problems = list(verify_chains())
+    mine = [p for p in problems if p.case_id == case.id]
+    assert [(p.event_id, p.seq) for p in mine] == [expected], [str(p) for p in mine]
+    assert words in mine[0].problem
+    # Only the chains broken on purpose are reported.
+    assert {p.case_id for p in problems} <= tampered
+
+
+def tamper(how: str, ids: list[int], where) -> tuple[tuple[int | None, int | None], str]:
+    """Make the edit ``how``; (the event and number verify_chains should name, its words)."""
     n = len(ids)
     if how in ("note", "data"):
         i = where.draw(st.integers(0, n - 1), label="event altered")
@@ -458,12 +474,4 @@ def test_tampering_is_found(teams, tampered, policy, length, how, where):
         db.session.execute(text(swap), {"seq": j + 1, "id": ids[i]})
         # Found at the first position, which now holds the later event.
         expected, words = (ids[j], i + 1), "removed or reordered"
-    db.session.commit()
-    tampered.add(case.id)
-
-    problems = list(verify_chains())
-    mine = [p for p in problems if p.case_id == case.id]
-    assert [(p.event_id, p.seq) for p in mine] == [expected], [str(p) for p in mine]
-    assert words in mine[0].problem
-    # Only the chains broken on purpose are reported.
-    assert {p.case_id for p in problems} <= tampered
+    return expected, words

@@ -5,17 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from casework.extensions import db
 from casework.models import Mark, MarkChange, RegisterImport
 from casework.registers.importing import COLUMNS, ImportRejected, import_register
-
-HEADER = ",".join(COLUMNS)
-
-
-def csv_bytes(*rows: str, header: str = HEADER) -> bytes:
-    return ("\n".join([header, *rows]) + "\n").encode()
+from tests.registers.conftest import HEADER, count, csv_bytes
 
 
 def run_import(data: bytes, by: str = "officer@example.org"):
@@ -26,26 +21,6 @@ def rejected(data: bytes) -> list[str]:
     with pytest.raises(ImportRejected) as caught:
         run_import(data)
     return [str(e) for e in caught.value.errors]
-
-
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
-
-
-@pytest.fixture
-def setting(make):
-    """A learner enrolled on an FE programme with three sessions, and a statutory programme."""
-    programme = make.programme("003-green-labyrinth", code="HSC3")
-    learner = make.learner(learner_ref="L100")
-    enrolment = make.enrolment(learner=learner, programme=programme)
-    sessions = [
-        make.session(programme, datetime(2026, 9, 7 + i, 9), session_ref=f"S{i}") for i in range(3)
-    ]
-    school = make.programme("004-nxt-gen", code="NXT")
-    pupil = make.enrolment(learner=make.learner(learner_ref="P200"), programme=school)
-    make.session(school, datetime(2026, 9, 7, 9), session_ref="AM1")
-    db.session.commit()
-    return type("Setting", (), {"enrolment": enrolment, "sessions": sessions, "pupil": pupil})
 
 
 def test_imports_marks_with_all_fields(setting):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from casework.cases.scan import run_scan
 from casework.documents.jobs import render_job
@@ -18,14 +18,17 @@ from casework.models import (
     Case,
     ContactKind,
     Enrolment,
+    Learner,
     Letter,
     LetterJob,
     Mark,
+    Programme,
     ProgrammeRole,
     ProgrammeStaff,
     Role,
+    Session,
 )
-from tests.views.access import ROLES, table
+from tests.views.access import ROLES, STAFF, table
 from tests.views.conftest import csrf_token, sign_in
 
 PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -131,3 +134,74 @@ def test_every_route_answers_as_the_table_says(role, world, new_client):
             if status != access.status(role, side):
                 wrong.append(f"{key} ({side}): {status}, expected {access.status(role, side)}")
     assert wrong == []
+
+
+# Each path parameter's table, for an id that no row has.
+TABLES = {
+    "case_id": Case,
+    "enrolment_id": Enrolment,
+    "learner_id": Learner,
+    "programme_id": Programme,
+    "letter_id": Letter,
+    "job_id": LetterJob,
+    "mark_id": Mark,
+    "session_id": Session,
+}
+CSRF = re.compile(r'name="csrf_token" value="[^"]*"')
+
+
+def _anonymous(response, ids: dict[str, int | str]) -> tuple[int, str]:
+    """Status and page, with the ids asked for and the form tokens left out."""
+    text = CSRF.sub("", response.text)
+    for value in ids.values():
+        text = re.sub(rf"(?<![\w-]){re.escape(str(value))}(?![\w-])", "{id}", text)
+    return response.status_code, text
+
+
+@pytest.mark.parametrize("role", (*STAFF, "learner"))
+def test_an_unseen_record_answers_as_a_missing_one(role, world, new_client):
+    """Wherever a record of another programme's is not found, a record that does not exist is
+    not found in exactly the same words: a page does not tell which ids exist."""
+    client = new_client()
+    assert sign_in(client, world.emails[role]).status_code == 303
+    token = csrf_token(client.get("/account/password").text)
+    missing = {
+        name: (db.session.scalar(select(func.max(model.id))) or 0) + 1000
+        for name, model in TABLES.items()
+    }
+    differ = []
+    for key, access in sorted(table().items()):
+        method, rule = key.split(" ", 1)
+        if not PARAMETER.search(rule) or access.status(role, "other") != 404:
+            continue
+        answers = []
+        for ids in (world.ids["other"], {**world.ids["other"], **missing}):
+            path = PARAMETER.sub(lambda match, ids=ids: str(ids[match.group(1)]), rule)
+            data = {**(access.data or {}), "csrf_token": token} if method == "POST" else None
+            used = {name: ids[name] for name in PARAMETER.findall(rule) if name in TABLES}
+            answers.append(_anonymous(client.open(path, method=method, data=data), used))
+        if answers[0] != answers[1]:
+            differ.append(f"{key}: unseen {answers[0][0]}, missing {answers[1][0]}")
+    assert differ == []
+
+
+def test_a_register_form_writes_only_its_own_learners(world, new_client):
+    """The register page's fields are named by enrolment: one of another programme's, added to
+    the form, is ignored, never marked."""
+    client = new_client()
+    assert sign_in(client, world.emails["officer"]).status_code == 303
+    own, other = world.ids["own"], world.ids["other"]
+    path = f"/registers/sessions/{own['session_id']}"
+    before = db.session.scalar(
+        select(func.count()).where(Mark.enrolment_id == other["enrolment_id"])
+    )
+    data = {
+        "csrf_token": csrf_token(client.get(path).text),
+        f"code-{own['enrolment_id']}": "P",
+        f"code-{other['enrolment_id']}": "P",
+    }
+    assert client.post(path, data=data).status_code == 303
+    after = db.session.scalar(
+        select(func.count()).where(Mark.enrolment_id == other["enrolment_id"])
+    )
+    assert after == before

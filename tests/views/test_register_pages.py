@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from casework.extensions import db
 from casework.models import Mark, MarkChange, RegisterImport
@@ -298,6 +299,9 @@ def test_an_uploaded_register_with_bad_rows_shows_each_and_imports_nothing(
         f"{second.learner.learner_ref},{session.session_ref},P,,,,,\n"
         f"{second.learner.learner_ref},{foreign.session_ref},P,,,,,\n"
         f"{first.learner.learner_ref},{session.session_ref},A,,,,,\n"
+        # What no field may hold, and a formula: the same checks as the API's and the command's.
+        f"{second.learner.learner_ref},{session.session_ref},P,,,,\x00,\n"
+        f"{second.learner.learner_ref},{session.session_ref},P,,,,@cmd,\n"
     ).encode()
     page = _upload(client, body).text
     assert "The register was not imported" in page
@@ -311,6 +315,8 @@ def test_an_uploaded_register_with_bad_rows_shows_each_and_imports_nothing(
         ("2", "code"),
         ("4", "session_id"),
         ("5", "absence_reason"),
+        ("6", "recorded_by"),
+        ("7", "recorded_by"),
     ]
     assert "Unknown code &#39;Q&#39;" in rows[0][2] or "Unknown code 'Q'" in rows[0][2]
     assert "Code A needs an absence_reason" in rows[2][2]
@@ -381,3 +387,43 @@ def test_the_register_page_runs_as_many_statements_for_many_learners_as_for_few(
         make.session(t.programme, datetime(2026, 9, 17, 14, 0))
     db.session.commit()
     assert statements(client, "/registers") == day
+
+
+@pytest.mark.parametrize(
+    ("field", "code", "value", "message"),
+    [
+        ("evidence", "A", "=HYPERLINK(1)", "Evidence starts with &#39;=&#39;"),
+        ("evidence", "A", "-1+1", "Evidence starts with &#39;-&#39;"),
+        ("evidence", "A", "GP\x00123", "Evidence contains characters that cannot be kept"),
+        ("evidence", "A", "E" * 121, "Evidence is longer than 120 characters"),
+        ("minutes", "L", "\u0663", "Minutes late &#39;\u0663&#39; is not a whole number"),
+        ("minutes", "L", "1_0", "Minutes late &#39;1_0&#39; is not a whole number"),
+    ],
+    ids=["formula", "minus", "nul", "long", "arabic-indic-digit", "underscore"],
+)
+def test_a_register_entry_the_import_refuses_is_named_and_nothing_is_saved(
+    client, opened, make, clock, field, code, value, message
+):
+    _t, first, second, session, officer = _world(opened, make, clock)
+    sign_in(client, officer.email)
+    path = f"/registers/sessions/{session.id}"
+    entry = {f"code-{first.id}": code, f"{field}-{first.id}": value, f"code-{second.id}": "P"}
+    if code == "A":
+        entry[f"reason-{first.id}"] = "illness"
+    page = _post(client, path, entry).text
+    assert "There is a problem" in page and f'href="#{field}-{first.id}"' in page
+    assert message in page
+    assert db.session.scalar(select(Mark.id).where(Mark.session_id == session.id)) is None
+
+
+def test_a_correction_whose_reason_cannot_be_kept_is_refused(client, opened, make, clock):
+    _t, first, _second, session, officer = _world(opened, make, clock)
+    mark = make.mark(first, session, "P")
+    db.session.commit()
+    sign_in(client, officer.email)
+    page = _post(client, f"/registers/marks/{mark.id}", {"code": "U", "why": "Rang\x00 in"}).text
+    assert "There is a problem" in page and 'href="#why"' in page
+    assert "Why the mark is changing contains characters that cannot be kept" in page
+    db.session.refresh(mark)
+    assert mark.code.code == "P"
+    assert db.session.scalar(select(func.count()).select_from(RegisterImport)) == 0

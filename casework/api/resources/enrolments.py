@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields, validates_schema
 
 from casework.api import api_blueprint
 from casework.api.auth import caller
 from casework.api.idempotency import HEADER_DOC, idempotent
 from casework.api.pagination import PAGINATION, SelectPage
 from casework.api.problems import PROBLEM_JSON, ProblemSchema
+from casework.api.resources.learners import NewLearnerSchema
 from casework.api.resources.programmes import StaffSchema
 from casework.fields import LocalDateTime, day, record_id
 from casework.models import EnrolmentStatus
@@ -31,7 +33,16 @@ class EnrolmentQuerySchema(Schema):
 
 
 class NewEnrolmentSchema(Schema):
-    learner_id = record_id(required=True)
+    learner_id = record_id(
+        metadata={"description": "A learner you may see. Give this or `learner`, not both."}
+    )
+    learner = fields.Nested(
+        NewLearnerSchema,
+        metadata={
+            "description": "A new learner, added with this enrolment (how an administration "
+            "officer adds one). Give this or `learner_id`, not both."
+        },
+    )
     programme_id = record_id(required=True)
     start_date = day(
         required=True, metadata={"description": "Its academic year (1 August on) is the year's."}
@@ -42,6 +53,11 @@ class NewEnrolmentSchema(Schema):
         load_default=False, metadata={"description": "On roll at a main school too."}
     )
     mentor_id = record_id(allow_none=True, load_default=None, metadata={"description": _MENTOR})
+
+    @validates_schema
+    def _one_learner(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("learner_id" in data) == ("learner" in data):
+            raise ValidationError("Give learner_id or learner, not both.", "learner_id")
 
 
 class EnrolmentChangeSchema(Schema):
@@ -123,7 +139,9 @@ class Enrolments(MethodView):
     @blp.arguments(NewEnrolmentSchema)
     @blp.response(201, EnrolmentSchema)
     def post(self, body):
-        """Enrol a learner on a programme (administrators, its administration officers)."""
+        """Enrol a learner on a programme (administrators, its administration officers): a
+        learner you may see already (`learner_id`; any other is answered as one that does not
+        exist), or a new one added with the enrolment (`learner`)."""
         enrolment = enrolments.create_enrolment(caller(), body)
         location = url_for("enrolments.EnrolmentById", enrolment_id=enrolment.id)
         return enrolment, 201, {"Location": location}

@@ -109,7 +109,9 @@ class Learners(MethodView):
     @blp.arguments(NewLearnerSchema)
     @blp.response(201, LearnerSchema)
     def post(self, body):
-        """Add a learner (administrators, administration officers); enrol them next."""
+        """Add a learner (administrators); enrol them next. An administration officer adds a
+        learner with their first enrolment instead (`POST /enrolments` with `learner`): a
+        learner on none of their programmes is not theirs to see."""
         learner = learners.create_learner(caller(), body)
         return learner, 201, {"Location": url_for("learners.LearnerById", learner_id=learner.id)}
 
