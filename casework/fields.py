@@ -79,11 +79,6 @@ def on_the_calendar(value: datetime) -> None:
         raise ValidationError(f"Must be between {FIRST_DAY.year} and {LAST_DAY.year}.")
 
 
-def moment(**kw: Any) -> fields.DateTime:
-    """A date and time, with or without an offset, on casework's calendar."""
-    return fields.DateTime(validate=on_the_calendar, **kw)
-
-
 def percent(**kw: Any) -> fields.Float:
     return fields.Float(validate=validate.Range(0, 100), **kw)
 

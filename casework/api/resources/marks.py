@@ -19,7 +19,7 @@ from casework.api.pagination import PAGINATION, SelectPage
 from casework.api.problems import PROBLEM_JSON, ProblemSchema
 from casework.errors import InvalidData
 from casework.extensions import db
-from casework.fields import UNSTORABLE, LocalDateTime, moment, record_id, storable_text
+from casework.fields import UNSTORABLE, LocalDateTime, record_id, storable_text
 from casework.models import (
     AbsenceReason,
     Enrolment,
@@ -78,7 +78,7 @@ class MarkItemSchema(Schema):
         validate=[validate.Length(max=120), _text],
         metadata={"description": "E.g. a medical certificate's reference."},
     )
-    recorded_at = moment(
+    recorded_at = fields.DateTime(
         load_default=None,
         allow_none=True,
         metadata={
