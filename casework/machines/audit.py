@@ -108,7 +108,11 @@ def append_event(
     case.event_count = seq
     case.audit_head = event.hash
     case.audit_seal = head_seal(
-        audit_key(), case_id=case.id, event_count=seq, audit_head=event.hash
+        audit_key(),
+        case_id=case.id,
+        enrolment_id=case.enrolment_id,
+        event_count=seq,
+        audit_head=event.hash,
     )
     # The event's own seal needs its id: it is filled in by the flush (seal._seal_new_rows).
     if flush:
@@ -234,11 +238,18 @@ def verify_chains(batch: int = 2000) -> Iterator[ChainProblem]:
     each chain whose end is not where the case's sealed head says. Raises ``AuditKeyMissing``
     when there are seals to check and no key."""
     key = _checking_key()
-    heads: dict[int, tuple[str | None, int, str | None, str | None]] = {}
-    for case_id, head, count, state, seal in db.session.execute(
-        select(Case.id, Case.audit_head, Case.event_count, Case.state, Case.audit_seal)
+    heads: dict[int, tuple[str | None, int, str | None, str | None, int]] = {}
+    for case_id, head, count, state, seal, enrolment in db.session.execute(
+        select(
+            Case.id,
+            Case.audit_head,
+            Case.event_count,
+            Case.state,
+            Case.audit_seal,
+            Case.enrolment_id,
+        )
     ):
-        heads[case_id] = (head, count, state, seal)
+        heads[case_id] = (head, count, state, seal, enrolment)
     query = (
         select(CaseEvent)
         .order_by(CaseEvent.case_id, CaseEvent.seq, CaseEvent.id)
@@ -254,7 +265,7 @@ def verify_chains(batch: int = 2000) -> Iterator[ChainProblem]:
     def finish(case_id: int) -> ChainProblem | None:
         if broken:
             return None
-        head, count, state, seal = heads.get(case_id, (None, 0, None, None))
+        head, count, state, seal, enrolment = heads.get(case_id, (None, 0, None, None, 0))
         if prev != head or expected_seq - 1 != count:
             return ChainProblem(
                 case_id,
@@ -272,16 +283,18 @@ def verify_chains(batch: int = 2000) -> Iterator[ChainProblem]:
                 f"the case's stage '{state}' is not where its events leave it "
                 f"('{last_stage}'): the stage was changed outside casework",
             )
-        if not _sealed(
-            seal, lambda: head_seal(key(), case_id=case_id, event_count=count, audit_head=head)
-        ):
+        sealed = head_seal(
+            key(), case_id=case_id, enrolment_id=enrolment, event_count=count, audit_head=head
+        )
+        if not _sealed(seal, lambda: sealed):
             after = f"event {last.id} (number {last.seq})" if last else "no event"
             return ChainProblem(
                 case_id,
                 None,
                 None,
                 f"the seal of where the chain ends ({after}) does not match: events after it "
-                "were removed and the case's head rewound outside casework",
+                "were removed and the case's head rewound, or the case was moved to another "
+                "learner's enrolment, outside casework",
             )
         return None
 
@@ -303,9 +316,10 @@ def verify_chains(batch: int = 2000) -> Iterator[ChainProblem]:
             prev, expected_seq, last = row.hash, expected_seq + 1, row
     if current is not None and (p := finish(current)):
         yield p
-    for case_id, (head, *_rest) in heads.items():
-        if case_id not in seen and head is not None:
-            yield ChainProblem(case_id, None, None, "every event is missing")
+    # Opening a case writes its first event in the same transaction: a case without any was
+    # emptied outside casework, whatever its head now says.
+    for case_id in heads.keys() - seen:
+        yield ChainProblem(case_id, None, None, "every event is missing")
 
 
 def _letter_fault(letter: Any, learner_id: int | None, key: Callable[[], bytes]) -> str | None:

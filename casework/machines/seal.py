@@ -108,9 +108,13 @@ def event_seal(key: bytes, *, id: int, case_id: int, seq: int, hash: str) -> str
     return _seal(key, "case_event", {"id": id, "case_id": case_id, "seq": seq, "hash": hash})
 
 
-def head_seal(key: bytes, *, case_id: int, event_count: int, audit_head: str | None) -> str:
-    """Where a case's chain ends: removing its last events and rewinding the head shows."""
-    return _seal(key, "case_head", {"case_id": case_id, "count": event_count, "head": audit_head})
+def head_seal(
+    key: bytes, *, case_id: int, enrolment_id: int, event_count: int, audit_head: str | None
+) -> str:
+    """Where a case's chain ends, and whose case it is: removing its last events and rewinding
+    the head shows, and so does moving the case (its whole history) to another enrolment."""
+    fields = {"case_id": case_id, "enrolment_id": enrolment_id}
+    return _seal(key, "case_head", {**fields, "count": event_count, "head": audit_head})
 
 
 # Everything a letter row says; its PDF through its SHA-256 and size.

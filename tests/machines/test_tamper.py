@@ -294,6 +294,21 @@ def move_case_to_another_learner(w: World) -> str:
     return f"letter {w.letters[0]} ("
 
 
+def move_case_without_letters_to_another_learner(w: World) -> str:
+    """Only the case's head seal says whose case it is (``b`` has no stored letter)."""
+    _set(Case.__table__, w.b.id, enrolment_id=w.spare_enrolment)
+    return f"case {w.b.id}: its end: the seal of where the chain ends"
+
+
+def empty_a_case_and_clear_its_head(w: World) -> str:
+    """Every event of ``b`` gone, with all that refers to them, and its head cleared."""
+    for table in reversed(db.metadata.sorted_tables):  # case_event after what refers to it
+        if "case_id" in table.c and table is not Case.__table__:
+            db.session.execute(delete(table).where(table.c.case_id == w.b.id))
+    _set(Case.__table__, w.b.id, audit_head=None, audit_seal=None, event_count=0)
+    return f"case {w.b.id}: its end: every event is missing"
+
+
 def insert_forged_letter(w: World) -> str:
     job = db.session.get(LetterJob, w.jobs[0])
     forged = db.session.execute(
@@ -343,6 +358,8 @@ TAMPERING = [
     move_letter_and_its_job_to_another_event,
     move_letter_to_another_learner,
     move_case_to_another_learner,
+    move_case_without_letters_to_another_learner,
+    empty_a_case_and_clear_its_head,
     insert_forged_letter,
 ]
 

@@ -84,7 +84,7 @@ def _seal_existing(bind):
     events = bind.execute(sa.text('SELECT id, case_id, seq, hash FROM case_event')).all()
     heads = bind.execute(
         sa.text(
-            'SELECT id, event_count, audit_head FROM attendance_case'
+            'SELECT id, enrolment_id, event_count, audit_head FROM attendance_case'
             ' WHERE audit_head IS NOT NULL'
         )
     ).all()
@@ -113,7 +113,16 @@ def _seal_existing(bind):
         bind.execute(
             sa.text('UPDATE attendance_case SET audit_seal = :seal WHERE id = :id'),
             [
-                {'id': h.id, 'seal': head_seal(key, case_id=h.id, event_count=h.event_count, audit_head=h.audit_head)}
+                {
+                    'id': h.id,
+                    'seal': head_seal(
+                        key,
+                        case_id=h.id,
+                        enrolment_id=h.enrolment_id,
+                        event_count=h.event_count,
+                        audit_head=h.audit_head,
+                    ),
+                }
                 for h in heads
             ],
         )
