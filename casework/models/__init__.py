@@ -24,6 +24,14 @@ from casework.models.enrolments import (
     academic_year_of,
 )
 from casework.models.learners import Contact, ContactKind, Learner, LearnerAccount
+from casework.models.messages import (
+    DeliveryAttempt,
+    MessageChannel,
+    MessageKind,
+    MessageStatus,
+    OutboxMessage,
+    Report,
+)
 from casework.models.policies import Policy
 from casework.models.programmes import Programme, ProgrammeRole, ProgrammeStaff
 from casework.models.registers import (
@@ -46,6 +54,7 @@ __all__ = [
     "CodeSet",
     "Contact",
     "ContactKind",
+    "DeliveryAttempt",
     "DeliveryMode",
     "DueItem",
     "DueKind",
@@ -62,13 +71,18 @@ __all__ = [
     "MarkCategory",
     "MarkChange",
     "MarkCode",
+    "MessageChannel",
+    "MessageKind",
+    "MessageStatus",
     "Occurrence",
+    "OutboxMessage",
     "PlanReview",
     "Policy",
     "Programme",
     "ProgrammeRole",
     "ProgrammeStaff",
     "RegisterImport",
+    "Report",
     "ReviewOutcome",
     "Role",
     "ScanRun",

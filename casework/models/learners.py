@@ -52,6 +52,8 @@ class Learner(db.Model):
 class ContactKind(enum.StrEnum):
     PARENT_CARER = "parent_carer"
     EMPLOYER = "employer"
+    # The learner's own school: the main school of a dual-registered student (004), the school
+    # or partnership that commissions an alternative provision place (002).
     MAIN_SCHOOL = "main_school"
 
 
