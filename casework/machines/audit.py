@@ -283,10 +283,12 @@ def verify_chains(batch: int = 2000) -> Iterator[ChainProblem]:
                 f"the case's stage '{state}' is not where its events leave it "
                 f"('{last_stage}'): the stage was changed outside casework",
             )
-        sealed = head_seal(
-            key(), case_id=case_id, enrolment_id=enrolment, event_count=count, audit_head=head
-        )
-        if not _sealed(seal, lambda: sealed):
+        if not _sealed(
+            seal,
+            lambda: head_seal(
+                key(), case_id=case_id, enrolment_id=enrolment, event_count=count, audit_head=head
+            ),
+        ):
             after = f"event {last.id} (number {last.seq})" if last else "no event"
             return ChainProblem(
                 case_id,

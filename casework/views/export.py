@@ -11,9 +11,7 @@ from typing import Any
 
 from flask import Response
 
-from casework.fields import FORMULA_STARTS, starts_a_formula
-
-__all__ = ["FORMULA_STARTS", "csv_response", "neutralise"]
+from casework.fields import starts_a_formula
 
 
 def neutralise(value: Any) -> str:

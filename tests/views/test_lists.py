@@ -17,8 +17,9 @@ from sqlalchemy import select
 from casework.cases.lists import PER_PAGE
 from casework.cases.scan import run_scan
 from casework.extensions import db
+from casework.fields import FORMULA_STARTS
 from casework.models import Case, ProgrammeRole, ProgrammeStaff, Role
-from casework.views.export import FORMULA_STARTS, neutralise
+from casework.views.export import neutralise
 from tests.case_fixtures import PLAN, Team, fire
 from tests.views.conftest import sign_in
 
