@@ -164,7 +164,7 @@ class SmtpTransport:
         except smtplib.SMTPResponseException as exc:
             raise _refused(exc.smtp_code, exc.smtp_error, "the mail server refused it") from exc
         except (smtplib.SMTPException, OSError) as exc:  # refused connection, timeout, TLS...
-            raise DeliveryError(f"could not reach the mail server: {_describe(exc)}") from exc
+            raise DeliveryError(f"the mail server failed us: {_describe(exc)}") from exc
         return message["Message-ID"]
 
     def already_sent(self, outgoing: Outgoing) -> str | None:
@@ -234,7 +234,8 @@ def _refused(code: int, text: bytes | str, what: str) -> DeliveryError:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, socket.timeout | TimeoutError):
+    # smtplib reports a read that timed out as a disconnection "timed out".
+    if isinstance(exc, socket.timeout | TimeoutError) or "timed out" in str(exc):
         return "no answer within the configured timeout"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 

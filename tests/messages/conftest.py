@@ -1,0 +1,119 @@
+"""Delivery tests' fixtures: a real SMTP server (aiosmtpd) on 127.0.0.1 whose handler can refuse,
+hold or drop a message, and outbox messages to send."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import default as default_policy
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from casework.extensions import db
+from casework.messages.transports import LogTransport, SmtpSettings, SmtpTransport
+from casework.models import MessageChannel, MessageKind, OutboxMessage, queue_message
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+TIMEOUT = 1.0  # seconds the client waits for the server in these tests (a held handler)
+
+
+@dataclass
+class Mailbox:
+    """The server's handler. ``refuse[address]``: the reply to RCPT; ``hold_rcpt`` or
+    ``hold_data``: addresses whose RCPT or DATA waits (``entered`` set) until ``release``;
+    ``drop_data``: addresses whose connection is closed once the message is in, unanswered."""
+
+    port: int = 0
+    received: list[EmailMessage] = field(default_factory=list)
+    refuse: dict[str, str] = field(default_factory=dict)
+    hold_rcpt: set[str] = field(default_factory=set)
+    hold_data: set[str] = field(default_factory=set)
+    drop_data: set[str] = field(default_factory=set)
+    entered: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.received if address in m["To"]]
+
+    async def _hold(self) -> None:
+        self.entered.set()
+        await asyncio.get_running_loop().run_in_executor(None, self.release.wait)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return self.refuse[address]
+        if address in self.hold_rcpt:
+            await self._hold()
+            return "421 closing"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=default_policy)
+        self.received.append(message)
+        if set(envelope.rcpt_tos) & self.hold_data:
+            await self._hold()
+        if set(envelope.rcpt_tos) & self.drop_data:
+            server.transport.close()
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox(port=free_port())
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    yield box
+    box.release.set()
+    controller.stop()
+
+
+@pytest.fixture
+def smtp(mailbox) -> SmtpSettings:
+    return SmtpSettings(
+        host="127.0.0.1",
+        port=mailbox.port,
+        security="none",
+        from_address="attendance@college.example",
+        timeout=TIMEOUT,
+    )
+
+
+@pytest.fixture
+def transports(smtp):
+    return {
+        MessageChannel.EMAIL: SmtpTransport(smtp),
+        MessageChannel.SMS: LogTransport(MessageChannel.SMS),
+    }
+
+
+def message(key: str, address: str = "pat@example.org", **fields) -> OutboxMessage:
+    """Queue (and commit) an absence email due at NOW."""
+    fields = {
+        "kind": MessageKind.ABSENCE,
+        "channel": MessageChannel.EMAIL,
+        "recipient_kind": "parent_carer",
+        "recipient_name": "Pat Parent",
+        "address": address,
+        "subject": "Sam was absent this morning",
+        "body": "Sam was marked absent at 09:15.\n",
+        "due_at": NOW,
+        "next_attempt_at": NOW,
+        **fields,
+    }
+    row = queue_message(key=key, **fields)
+    db.session.commit()
+    return row
