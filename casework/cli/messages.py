@@ -17,7 +17,7 @@ def send_due_command() -> None:
         summary = send_due()
     except TransportConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Sent {summary}.")
+    click.echo(f"Outbox: {summary}.")
     if summary.letters_queued or summary.released:
         click.echo(
             f"Letters by email: {summary.letters_queued} queued, "

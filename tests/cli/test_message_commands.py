@@ -1,0 +1,34 @@
+"""casework send-due, through the real CLI."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from casework.models.types import utcnow
+from tests.messages.conftest import message
+
+
+def test_send_due_sends_once_and_says_what_it_did(runner, app):
+    due = utcnow() - timedelta(minutes=1)
+    message("absence:mark:1:email:learner", due_at=due, next_attempt_at=due)
+    # Nothing configured: the development transport logs instead of sending.
+    first = runner.invoke(args=["send-due"])
+    second = runner.invoke(args=["send-due"])
+
+    assert first.exit_code == 0, first.output
+    assert first.output == "Outbox: sent 1, failed 0, retrying 0, cancelled 0.\n"
+    assert second.output == "Outbox: sent 0, failed 0, retrying 0, cancelled 0.\n"
+
+
+def test_send_due_names_a_bad_setting_without_a_traceback(runner, app):
+    app.config.update(SMTP_HOST="mail.example.org", SMTP_SECURITY="ssl")
+    try:
+        result = runner.invoke(args=["send-due"])
+    finally:
+        app.config.pop("SMTP_HOST")
+        app.config.pop("SMTP_SECURITY")
+
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: CASEWORK_SMTP_SECURITY is 'ssl': use one of starttls, tls, none\n"
+    )
