@@ -33,6 +33,9 @@ from casework.messages.transports import (
 )
 from casework.models import (
     DeliveryAttempt,
+    LetterApproval,
+    LetterJob,
+    LetterStatus,
     Mark,
     MarkCode,
     MessageChannel,
@@ -132,11 +135,19 @@ def _release_letters(summary: SendSummary) -> int:
     """Waiting letter emails whose letter is now rendered and released are queued; returned
     ones are cancelled. Conditional on still waiting, as two senders may both look."""
     released = 0
+    # Only those whose letter moved on: letters awaiting approval may wait for days.
+    moved_on = or_(
+        and_(
+            LetterJob.status == LetterStatus.RENDERED,
+            LetterJob.approval.in_([a for a in LetterApproval if a.released]),
+        ),
+        LetterJob.approval == LetterApproval.RETURNED,
+        LetterJob.status == LetterStatus.REFUSED,
+    )
     waiting = db.session.scalars(
-        select(OutboxMessage).where(
-            OutboxMessage.status == MessageStatus.WAITING,
-            OutboxMessage.letter_job_id.is_not(None),
-        )
+        select(OutboxMessage)
+        .join(LetterJob, LetterJob.id == OutboxMessage.letter_job_id)
+        .where(OutboxMessage.status == MessageStatus.WAITING, moved_on)
     ).all()
     for message in waiting:
         verdict, reason = letter_cause(message)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from casework.extensions import db
 from casework.messages.sender import send_due
-from casework.models import DeliveryAttempt, MessageStatus, OutboxMessage
+from casework.models import DeliveryAttempt, MessageKind, MessageStatus, OutboxMessage, Report
 from tests.messages.conftest import NOW, message
 
 
@@ -169,3 +169,31 @@ def test_a_message_without_an_address_fails_and_says_so(app_context, transports,
     row = message("absence:mark:1:email:contact:1", address=address)
     assert send_due(NOW, transports=transports).failed == 1
     assert reload(row).last_error == "Pat Parent has no address for email"
+
+
+def test_a_report_goes_with_its_csv_and_pdf(app_context, mailbox, transports):
+    report = Report(
+        key="main_school_daily:2026-12-01",
+        name="main_school_daily",
+        report_date=NOW.date(),
+        title="Attendance today",
+        rows=1,
+        csv=b"learner,mark\r\nSam,N\r\n",
+        pdf=b"%PDF-1.7 report",
+    )
+    db.session.add(report)
+    db.session.commit()
+    message(
+        "report:main_school_daily:2026-12-01:contact:1",
+        kind=MessageKind.REPORT,
+        report_id=report.id,
+    )
+
+    assert send_due(NOW, transports=transports).sent == 1
+
+    [got] = mailbox.received
+    attachments = {a.get_filename(): a.get_content() for a in got.iter_attachments()}
+    assert attachments == {
+        "main_school_daily-2026-12-01.csv": "learner,mark\r\nSam,N\r\n",
+        "main_school_daily-2026-12-01.pdf": b"%PDF-1.7 report",
+    }
