@@ -132,13 +132,16 @@ def queue_message(**fields: object) -> OutboxMessage | None:
     pending in this session (None then). Does not commit: the caller's transaction writes it with
     whatever caused it. Two transactions racing on one key still meet the unique index."""
     key = fields["key"]
-    for pending in db.session.new:
-        if isinstance(pending, OutboxMessage) and pending.key == key:
-            return None
+    # The rows this session queued, by key: a bulk caller's check stays one look-up, not a
+    # walk through everything pending. A row rolled back is no longer in the session.
+    queued = db.session.info.setdefault("outbox_keys", {})
+    if key in queued and queued[key] in db.session:
+        return None
     # No autoflush: a caller writing many rows (a register import) flushes them once, not per row.
     with db.session.no_autoflush:
         if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)):
             return None
     message = OutboxMessage(**fields)
     db.session.add(message)
+    queued[key] = message
     return message
