@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+import socketserver
+import struct
+import threading
+from dataclasses import replace
+
 import pytest
 
 from casework.messages.transports import (
@@ -105,3 +111,41 @@ def test_settings_from_config_default_to_starttls_on_587():
     settings = SmtpSettings.from_config({"SMTP_HOST": "mail.example.org", "SMTP_FROM": "a@b.c"})
     assert (settings.port, settings.security, settings.from_address) == (587, "starttls", "a@b.c")
     assert SmtpSettings.from_config({"SMTP_HOST": "m", "SMTP_SECURITY": "tls"}).port == 465
+
+
+class MidMessageDrop(socketserver.BaseRequestHandler):
+    """A server that takes MAIL, RCPT and DATA, reads the start of the message and resets the
+    connection: the message's end never arrives, so nothing was delivered."""
+
+    def handle(self) -> None:
+        conn = self.request
+        reader = conn.makefile("rb")
+        conn.sendall(b"220 drop.example ESMTP\r\n")
+        while line := reader.readline():
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                conn.sendall(b"250 drop.example\r\n")
+            elif verb == b"DATA":
+                conn.sendall(b"354 go ahead\r\n")
+                reader.read(64 * 1024)
+                # RST, not FIN: the client's next write fails, it does not wait for an answer.
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return
+            else:
+                conn.sendall(b"250 OK\r\n")
+
+
+def test_a_connection_dropped_mid_message_is_a_retryable_failure():
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), MidMessageDrop) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        settings = SmtpSettings("127.0.0.1", server.server_address[1], "none", timeout=10)
+        # Far more than the loopback socket buffers hold: the write is still going at the reset.
+        big = Attachment("big.pdf", "application/pdf", bytes(24 * 2**20))
+        try:
+            with pytest.raises(DeliveryError) as dropped:
+                SmtpTransport(settings).send(replace(OUTGOING, attachments=(big,)))
+        finally:
+            server.shutdown()
+
+    assert not dropped.value.permanent
+    assert "SMTPServerDisconnected" in str(dropped.value)
