@@ -69,14 +69,14 @@ class SendSummary:
 
 
 @dataclass(frozen=True)
-class Policy:
+class RetryPolicy:
     max_attempts: int
     base_delay: timedelta
     max_delay: timedelta
     lease: timedelta
 
     @classmethod
-    def from_config(cls, config: Mapping[str, object]) -> Policy:
+    def from_config(cls, config: Mapping[str, object]) -> RetryPolicy:
         return cls(
             max_attempts=int(config.get("SEND_MAX_ATTEMPTS", 5)),
             base_delay=timedelta(seconds=float(config.get("SEND_RETRY_BASE_SECONDS", 60))),
@@ -98,7 +98,7 @@ def send_due(
     commits as it goes. Safe to run twice at once, and to run again after a kill."""
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     config = current_app.config
-    policy = Policy.from_config(config)
+    policy = RetryPolicy.from_config(config)
     transports = transports if transports is not None else transports_from(config)
     summary = SendSummary()
     summary.letters_queued = queue_letter_emails(clock())
@@ -188,7 +188,7 @@ def _claim(message_id: int, at: datetime, lease: timedelta) -> bool:
 def _deliver(
     message_id: int,
     clock: Callable[[], datetime],
-    policy: Policy,
+    policy: RetryPolicy,
     transports: Mapping[MessageChannel, Transport],
     summary: SendSummary,
 ) -> None:
@@ -243,42 +243,64 @@ def _deliver(
         )
         db.session.commit()
 
-    outcome, error, provider_ref, permanent = "sent", None, None, False
     try:
         provider_ref = transport.already_sent(outgoing) if retry else None
         if provider_ref is None:
             provider_ref = transport.send(outgoing, handing_over)
     except OutcomeUnknown as exc:
-        outcome, error = UNKNOWN, str(exc)
+        outcome = Outcome(UNKNOWN, str(exc))
     except DeliveryError as exc:
-        outcome, error, permanent = "failed", str(exc), exc.permanent
+        outcome = Outcome("failed", str(exc), permanent=exc.permanent)
     except Exception as exc:  # a fault of ours: on record, retried, and the run goes on
         log.exception("sending outbox message %s failed", message_id)
-        outcome, error = "failed", f"{type(exc).__name__}: {exc}"
+        db.session.rollback()
+        outcome = Outcome("failed", f"{type(exc).__name__}: {exc}")
+    else:
+        outcome = Outcome("sent", provider_ref=provider_ref)
+    _record(message_id, attempt_id, outcome, max(clock(), at), can_ask, policy, summary)
 
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str  # sent, failed, unknown
+    error: str | None = None
+    provider_ref: str | None = None
+    permanent: bool = False
+
+
+def _record(
+    message_id: int,
+    attempt_id: int,
+    result: Outcome,
+    done: datetime,
+    can_ask: bool,
+    policy: RetryPolicy,
+    summary: SendSummary,
+) -> None:
+    """The attempt's outcome, and what becomes of the message: sent, retried or failed."""
     message = db.session.get(OutboxMessage, message_id, populate_existing=True)
     attempt = db.session.get(DeliveryAttempt, attempt_id, populate_existing=True)
-    done = max(clock(), at)
+    error = result.error[:MAX_ERROR] if result.error else None
     attempt.finished_at = done
-    attempt.outcome = outcome
-    attempt.error = error[:MAX_ERROR] if error else None
-    attempt.provider_ref = provider_ref
+    attempt.outcome = result.outcome
+    attempt.error = error
+    attempt.provider_ref = result.provider_ref
     message.claimed_until = None
-    if outcome == "sent":
+    if result.outcome == "sent":
         message.status = MessageStatus.SENT
         message.sent_at = done
-        message.provider_ref = provider_ref
+        message.provider_ref = result.provider_ref
         message.last_error = None
         summary.sent += 1
-    elif outcome == UNKNOWN and not can_ask:
+    elif result.outcome == UNKNOWN and not can_ask:
         _fail(message, _unknown_reason(error), summary)
-    elif permanent or message.attempts >= policy.max_attempts:
-        why = error if permanent else f"gave up after {message.attempts} attempts: {error}"
+    elif result.permanent or message.attempts >= policy.max_attempts:
+        why = error if result.permanent else f"gave up after {message.attempts} attempts: {error}"
         _fail(message, why, summary)
     else:
         message.status = MessageStatus.QUEUED
         message.next_attempt_at = done + policy.delay(message.attempts)
-        message.last_error = (error or "")[:MAX_ERROR]
+        message.last_error = error
         summary.retrying += 1
     db.session.commit()
 
