@@ -29,6 +29,7 @@ from casework.messages.transports import (
     OutcomeUnknown,
     Outgoing,
     Transport,
+    TransportConfigError,
     transports_from,
 )
 from casework.models import (
@@ -77,12 +78,22 @@ class RetryPolicy:
 
     @classmethod
     def from_config(cls, config: Mapping[str, object]) -> RetryPolicy:
+        def number(name: str, default: float) -> float:
+            value = config.get(name, default)
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = -1
+            if number <= 0:
+                raise TransportConfigError(f"CASEWORK_{name} is {value!r}: give a number above 0")
+            return number
+
         return cls(
-            max_attempts=int(config.get("SEND_MAX_ATTEMPTS", 5)),
-            base_delay=timedelta(seconds=float(config.get("SEND_RETRY_BASE_SECONDS", 60))),
-            max_delay=timedelta(seconds=float(config.get("SEND_RETRY_MAX_SECONDS", 6 * 3600))),
+            max_attempts=int(number("SEND_MAX_ATTEMPTS", 5)),
+            base_delay=timedelta(seconds=number("SEND_RETRY_BASE_SECONDS", 60)),
+            max_delay=timedelta(seconds=number("SEND_RETRY_MAX_SECONDS", 6 * 3600)),
             # Longer than any one attempt can take (the SMTP and Notify timeouts are 30 s).
-            lease=timedelta(seconds=float(config.get("SEND_LEASE_SECONDS", 600))),
+            lease=timedelta(seconds=number("SEND_LEASE_SECONDS", 600)),
         )
 
     def delay(self, attempts: int) -> timedelta:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from casework.models.types import utcnow
 from tests.messages.conftest import message
 
@@ -20,15 +22,27 @@ def test_send_due_sends_once_and_says_what_it_did(runner, app):
     assert second.output == "Outbox: sent 0, failed 0, retrying 0, cancelled 0.\n"
 
 
-def test_send_due_names_a_bad_setting_without_a_traceback(runner, app):
-    app.config.update(SMTP_HOST="mail.example.org", SMTP_SECURITY="ssl")
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [
+        (
+            {"SMTP_HOST": "mail.example.org", "SMTP_SECURITY": "ssl"},
+            "CASEWORK_SMTP_SECURITY is 'ssl': use one of starttls, tls, none",
+        ),
+        (
+            {"SEND_MAX_ATTEMPTS": "many"},
+            "CASEWORK_SEND_MAX_ATTEMPTS is 'many': give a number above 0",
+        ),
+        ({"SEND_LEASE_SECONDS": 0}, "CASEWORK_SEND_LEASE_SECONDS is 0: give a number above 0"),
+    ],
+)
+def test_send_due_names_a_bad_setting_without_a_traceback(runner, app, settings, error):
+    app.config.update(settings)
     try:
         result = runner.invoke(args=["send-due"])
     finally:
-        app.config.pop("SMTP_HOST")
-        app.config.pop("SMTP_SECURITY")
+        for name in settings:
+            app.config.pop(name)
 
     assert result.exit_code == 1
-    assert result.output == (
-        "Error: CASEWORK_SMTP_SECURITY is 'ssl': use one of starttls, tls, none\n"
-    )
+    assert result.output == f"Error: {error}\n"
