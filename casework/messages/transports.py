@@ -319,6 +319,7 @@ class LogTransport:
         self.channel = channel
 
     def send(self, outgoing: Outgoing, handing_over: Callable[[], None] = _nothing) -> str | None:
+        # No handing over to mark: a log line cannot be half written to anyone.
         log.info(
             "%s to %s <%s> (not sent: no %s configured): %s [%d attachment(s)]",
             self.channel.value,

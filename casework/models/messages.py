@@ -6,6 +6,7 @@ row twice (its ``key`` is unique, and is the idempotency key given to providers 
 from __future__ import annotations
 
 import enum
+import weakref
 from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, select
@@ -132,16 +133,18 @@ def queue_message(**fields: object) -> OutboxMessage | None:
     pending in this session (None then). Does not commit: the caller's transaction writes it with
     whatever caused it. Two transactions racing on one key still meet the unique index."""
     key = fields["key"]
+    session = db.session()
     # The rows this session queued, by key: a bulk caller's check stays one look-up, not a
-    # walk through everything pending. A row rolled back is no longer in the session.
-    queued = db.session.info.setdefault("outbox_keys", {})
-    if key in queued and queued[key] in db.session:
+    # walk through everything pending. Weak: the session holds a pending row, and no row
+    # outlives its use here; one rolled back is no longer in the session.
+    queued = session.info.setdefault("outbox_keys", weakref.WeakValueDictionary())
+    if (known := queued.get(key)) is not None and known in session:
         return None
     # No autoflush: a caller writing many rows (a register import) flushes them once, not per row.
-    with db.session.no_autoflush:
-        if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)):
+    with session.no_autoflush:
+        if session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)):
             return None
     message = OutboxMessage(**fields)
-    db.session.add(message)
+    session.add(message)
     queued[key] = message
     return message
