@@ -126,7 +126,11 @@ def send_due(
 
 def _due(at: datetime):
     return or_(
-        and_(OutboxMessage.status == MessageStatus.QUEUED, OutboxMessage.next_attempt_at <= at),
+        and_(
+            OutboxMessage.status == MessageStatus.QUEUED,
+            OutboxMessage.next_attempt_at <= at,
+            OutboxMessage.due_at <= at,
+        ),
         and_(OutboxMessage.status == MessageStatus.SENDING, OutboxMessage.claimed_until < at),
     )
 

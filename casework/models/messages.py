@@ -144,6 +144,8 @@ def queue_message(**fields: object) -> OutboxMessage | None:
     with session.no_autoflush:
         if session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)):
             return None
+    if fields.get("due_at") is not None:
+        fields.setdefault("next_attempt_at", fields["due_at"])  # first tried when due
     message = OutboxMessage(**fields)
     session.add(message)
     queued[key] = message

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import func, select
 
 from casework.extensions import db
+from casework.messages.sender import send_due
 from casework.models import MessageChannel, MessageKind, OutboxMessage, queue_message
 
 FIELDS = {
@@ -39,3 +42,12 @@ def test_a_rolled_back_row_can_be_queued_again(app_context):
     assert queue_message(key="absence:mark:1:sms:learner", **FIELDS) is not None
     db.session.commit()
     assert count() == 1
+
+
+def test_a_message_due_later_is_first_tried_when_due(app_context):
+    due = datetime(2026, 12, 1, 9, 15, tzinfo=UTC)
+    row = queue_message(key="report:daily:2026-12-01:contact:1", due_at=due, **FIELDS)
+    db.session.commit()
+    assert (row.due_at, row.next_attempt_at) == (due, due)
+    assert send_due(due - timedelta(minutes=1)).sent == 0
+    assert send_due(due).sent == 1
