@@ -97,6 +97,7 @@ class SmtpSettings:
     from_address: str = "casework@localhost"
     from_name: str = "Casework"
     timeout: float = 30.0
+    ca_file: str | None = None  # trust this CA too (an internal relay's own certificate)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SmtpSettings:
@@ -121,6 +122,7 @@ class SmtpSettings:
             from_address=str(config.get("SMTP_FROM", "casework@localhost")),
             from_name=str(config.get("SMTP_FROM_NAME", "Casework")),
             timeout=timeout,
+            ca_file=config.get("SMTP_CA_FILE") or None,
         )
 
 
@@ -172,15 +174,17 @@ class SmtpTransport:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
+        # The server's certificate is always checked, against the system's CAs (and ca_file).
+        context = ssl.create_default_context(cafile=s.ca_file)
         if s.security == "tls":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
+                s.host, s.port, timeout=s.timeout, context=context
             )
         else:
             smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
         try:
             if s.security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=context)
             if s.username:
                 smtp.login(s.username, s.password or "")
         except BaseException:
