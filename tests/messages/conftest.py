@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import email
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -111,9 +114,31 @@ def message(key: str, address: str = "pat@example.org", **fields) -> OutboxMessa
         "subject": "Sam was absent this morning",
         "body": "Sam was marked absent at 09:15.\n",
         "due_at": NOW,
-        "next_attempt_at": NOW,
         **fields,
     }
     row = queue_message(key=key, **fields)
     db.session.commit()
     return row
+
+
+def start_sender(app, tmp_path, **settings: str) -> subprocess.Popen:
+    """``casework send-due`` in a process of its own, on the test's database, with these
+    CASEWORK_* settings; its output goes to ``sender.log``."""
+    env = {**os.environ, "CASEWORK_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], **settings}
+    with (tmp_path / "sender.log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-c", "from casework.cli import main; main()", "send-due"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_inside(event: threading.Event, sender: subprocess.Popen, log) -> None:
+    """Until the server says the sender is inside a send; fails at once if the sender ended."""
+    for _ in range(1200):  # two minutes at most
+        if event.wait(timeout=0.1):
+            return
+        if sender.poll() is not None:
+            pytest.fail(f"the sender ended before the server held it: {log.read_text()}")
+    pytest.fail("the sender never reached the server")

@@ -3,10 +3,8 @@ whose outcome was known is delivered exactly once, and the one it died on says w
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
@@ -16,28 +14,21 @@ from casework.extensions import db
 from casework.messages.sender import send_due
 from casework.models import DeliveryAttempt, MessageStatus, OutboxMessage
 from casework.models.types import utcnow
-from tests.messages.conftest import message
+from tests.messages.conftest import message, start_sender, wait_inside
 
 LEASE = timedelta(seconds=600)  # the default SEND_LEASE_SECONDS
 
 
-def start_sender(app, mailbox, tmp_path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "CASEWORK_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "CASEWORK_SMTP_HOST": "127.0.0.1",
-        "CASEWORK_SMTP_PORT": str(mailbox.port),
-        "CASEWORK_SMTP_SECURITY": "none",
-        "CASEWORK_SMTP_FROM": "attendance@college.example",
-        "CASEWORK_SMTP_TIMEOUT": "120",  # the held server must not time out before the kill
-    }
-    with (tmp_path / "sender.log").open("wb") as log:
-        return subprocess.Popen(
-            [sys.executable, "-c", "from casework.cli import main; main()", "send-due"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+def start_smtp_sender(app, mailbox, tmp_path) -> subprocess.Popen:
+    return start_sender(
+        app,
+        tmp_path,
+        CASEWORK_SMTP_HOST="127.0.0.1",
+        CASEWORK_SMTP_PORT=str(mailbox.port),
+        CASEWORK_SMTP_SECURITY="none",
+        CASEWORK_SMTP_FROM="attendance@college.example",
+        CASEWORK_SMTP_TIMEOUT="120",  # the held server must not time out before the kill
+    )
 
 
 @pytest.mark.parametrize(
@@ -67,14 +58,11 @@ def test_a_killed_sender_leaves_nothing_sent_twice(
         name: message(f"absence:mark:{n}:email:learner", f"{name}@example.org", due_at=due)
         for n, name in enumerate("abc")
     }
-    for row in rows.values():
-        row.next_attempt_at = due
-    db.session.commit()
     getattr(mailbox, held_at).add("b@example.org")
 
-    sender = start_sender(app, mailbox, tmp_path)
+    sender = start_smtp_sender(app, mailbox, tmp_path)
     try:
-        assert mailbox.entered.wait(timeout=120), (tmp_path / "sender.log").read_text()
+        wait_inside(mailbox.entered, sender, tmp_path / "sender.log")
     finally:
         sender.send_signal(signal.SIGKILL)
         sender.wait(timeout=60)

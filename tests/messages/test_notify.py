@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import uuid
 from collections.abc import Iterator
@@ -24,7 +25,8 @@ from casework.messages.transports import (
     transports_from,
 )
 from casework.models import DeliveryAttempt, MessageChannel, MessageStatus, OutboxMessage
-from tests.messages.conftest import NOW, message
+from casework.models.types import utcnow
+from tests.messages.conftest import NOW, message, start_sender, wait_inside
 
 SERVICE = str(uuid.UUID(int=1))
 API_KEY = f"casework_test-{SERVICE}-{uuid.UUID(int=2)}"
@@ -40,6 +42,10 @@ class FakeNotify(ThreadingHTTPServer):
         self.sent: list[dict] = []
         self.fail_next: int | None = None
         self.keep_failed = False
+        # hold: the next send is kept, then its answer waits (entered set) until release.
+        self.hold = False
+        self.entered = threading.Event()
+        self.release = threading.Event()
 
     @property
     def url(self) -> str:
@@ -67,6 +73,9 @@ class _Handler(BaseHTTPRequestHandler):
         status, self.server.fail_next = self.server.fail_next, None
         if status is None or self.server.keep_failed:
             self.server.sent.append(notification)
+        if self.server.hold:
+            self.server.entered.set()
+            self.server.release.wait()
         if status is not None:
             self._answer(status, {"errors": [{"error": "Error", "message": f"fake {status}"}]})
         else:
@@ -84,6 +93,7 @@ def notify() -> Iterator[FakeNotify]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
+    server.release.set()
     server.shutdown()
     server.server_close()
 
@@ -152,3 +162,46 @@ def test_nothing_configured_only_logs_and_a_half_configured_notify_says_what_is_
         transports_from({"NOTIFY_API_KEY": API_KEY})
     configured = transports_from({"NOTIFY_API_KEY": API_KEY, "NOTIFY_SMS_TEMPLATE_ID": TEMPLATE})
     assert isinstance(configured[MessageChannel.SMS], NotifyTransport)
+
+
+def test_a_sender_killed_while_notify_has_the_text_does_not_send_it_twice(
+    app, app_context, notify, sms, tmp_path
+):
+    due = utcnow() - timedelta(minutes=1)
+    row = message("absence:mark:1:sms:learner", "07700900123", channel="sms", due_at=due)
+    notify.hold = True
+
+    sender = start_sender(
+        app,
+        tmp_path,
+        CASEWORK_NOTIFY_API_KEY=API_KEY,
+        CASEWORK_NOTIFY_SMS_TEMPLATE_ID=TEMPLATE,
+        CASEWORK_NOTIFY_BASE_URL=notify.url,
+    )
+    try:
+        wait_inside(notify.entered, sender, tmp_path / "sender.log")
+    finally:
+        sender.send_signal(signal.SIGKILL)
+        sender.wait(timeout=60)
+    notify.hold = False
+    notify.release.set()
+
+    summary = send_due(utcnow() + timedelta(seconds=601), transports=sms)
+
+    assert summary.sent == 1
+    assert len(notify.sent) == 1  # found by its reference, not sent again
+    db.session.expire_all()
+    row = db.session.get(OutboxMessage, row.id)
+    assert (row.status, row.provider_ref) == (MessageStatus.SENT, notify.sent[0]["id"])
+    attempts = db.session.execute(
+        select(DeliveryAttempt.outcome, DeliveryAttempt.error)
+        .where(DeliveryAttempt.message_id == row.id)
+        .order_by(DeliveryAttempt.id)
+    ).all()
+    assert [tuple(a) for a in attempts] == [
+        (
+            "unknown",
+            "the sender stopped while handing it over: the provider is asked before resending",
+        ),
+        ("sent", None),
+    ]
