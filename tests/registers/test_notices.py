@@ -12,8 +12,9 @@ import time_machine
 from sqlalchemy import select
 
 from casework.extensions import db
-from casework.models import ContactKind, Mark, OutboxMessage
+from casework.models import ContactKind, Mark, OutboxMessage, Policy
 from casework.models.messages import MessageChannel, MessageStatus
+from casework.policies import document_sha256, validated
 from casework.registers.importing import import_marks, import_register
 from casework.registers.notices import unexplained_on
 from tests.registers.conftest import csv_bytes
@@ -284,3 +285,43 @@ def test_last_months_register_texts_nobody(college):
     # Yesterday's sessions imported today: outside the window (sessions on the import's day).
     run("G1,GL-30-9,U,,,,,", "G1,GL-30-13,U,,,,,")
     assert messages() == []
+
+
+def give_notices(key: str, *notices: dict) -> None:
+    """Store policy ``key`` with these notices (the fixtures put the shipped file back)."""
+    policy = db.session.scalars(select(Policy).where(Policy.key == key)).one()
+    document = validated({**policy.document, "notices": list(notices)})
+    policy.document, policy.sha256 = document, document_sha256(document)
+    db.session.commit()
+
+
+@pytest.mark.parametrize(
+    ("to", "born", "enrolment", "expected"),
+    [
+        ("learner", UNDER_18, {}, [("learner", "sam@example.org")]),
+        ("learner_adult", UNDER_18, {}, []),
+        ("learner_adult", OVER_18, {}, [("learner", "sam@example.org")]),
+        ("parent_carer", OVER_18, {}, []),
+        ("employer", OVER_18, {}, []),
+        ("employer", OVER_18, {"is_apprentice": True}, [("employer", "boss@example.org")]),
+        ("main_school", UNDER_18, {}, []),
+        (
+            "main_school",
+            UNDER_18,
+            {"is_dual_registered": True},
+            [("main_school", "office@school.example.org")],
+        ),
+    ],
+)
+def test_who_a_notice_reaches(make, college, to, born, enrolment, expected):
+    give_notices(
+        "004-nxt-gen",
+        {"marks": "absent", "occasion": "every", "to": [to], "channel": "email"},
+    )
+    learner = make.learner(learner_ref="N9", date_of_birth=born, email="sam@example.org")
+    make.enrolment(learner=learner, programme=college.nxt, **enrolment)
+    college.contact(learner, ContactKind.EMPLOYER, email="boss@example.org")
+    college.contact(learner, ContactKind.MAIN_SCHOOL, email="office@school.example.org")
+    db.session.commit()
+    run("N9,NXT-1-13,I,,,,,")
+    assert [(m.recipient_kind, m.address) for m in messages()] == expected
