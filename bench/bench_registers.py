@@ -373,11 +373,13 @@ def empty_marks(dialect: str) -> None:
     db.session.remove()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         if dialect == "postgresql":
-            # occurrence refers to mark, so PostgreSQL truncates them together; it is empty here
-            # (no scan has run yet), which this checks rather than trusts.
-            assert connection.exec_driver_sql("SELECT count(*) FROM occurrence").scalar() == 0
+            # occurrence and outbox_message refer to mark, so PostgreSQL truncates them together;
+            # both are empty here (no scan nor import has run yet), which this checks.
+            for name in ("occurrence", "outbox_message"):
+                assert connection.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar() == 0
             connection.exec_driver_sql(
-                "TRUNCATE occurrence, mark_change, mark, register_import RESTART IDENTITY"
+                "TRUNCATE occurrence, outbox_message, mark_change, mark, register_import"
+                " RESTART IDENTITY"
             )
         else:
             for name in ("mark_change", "mark", "register_import"):

@@ -44,6 +44,7 @@ from casework.models import (
     Learner,
     Mark,
     MarkCategory,
+    MarkChange,
     MarkCode,
     OutboxMessage,
     Policy,
@@ -442,9 +443,12 @@ def _settle_pending(import_id: int, wanted: dict[str, dict[str, Any]]) -> int:
             MarkCode.code,
             MarkCode.meaning,
         )
-        .join(Mark, Mark.id == OutboxMessage.mark_id)
+        .select_from(MarkChange)
+        # Only a changed mark can have messages already: start from this import's changes.
+        .join(Mark, Mark.id == MarkChange.mark_id)
+        .join(OutboxMessage, OutboxMessage.mark_id == Mark.id)
         .join(MarkCode, MarkCode.id == Mark.code_id)
-        .where(Mark.import_id == import_id)
+        .where(MarkChange.import_id == import_id)
         .where(OutboxMessage.kind == MessageKind.ABSENCE)
         .where(OutboxMessage.status.in_(_PENDING))
         .where(OutboxMessage.mark_code_id != Mark.code_id)
