@@ -373,12 +373,13 @@ def empty_marks(dialect: str) -> None:
     db.session.remove()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         if dialect == "postgresql":
-            # occurrence and outbox_message refer to mark, so PostgreSQL truncates them together;
-            # both are empty here (no scan nor import has run yet), which this checks.
-            for name in ("occurrence", "outbox_message"):
+            # occurrence and the outbox refer to mark, so PostgreSQL truncates them together;
+            # they are empty here (no scan nor import has run yet), which this checks.
+            referring = ("occurrence", "delivery_attempt", "outbox_message")
+            for name in referring:
                 assert connection.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar() == 0
             connection.exec_driver_sql(
-                "TRUNCATE occurrence, outbox_message, mark_change, mark, register_import"
+                f"TRUNCATE {', '.join(referring)}, mark_change, mark, register_import"
                 " RESTART IDENTITY"
             )
         else:
