@@ -32,7 +32,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, insert, literal, not_, or_, select, text, update
+from sqlalchemy import and_, case, literal, not_, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from casework.extensions import db
@@ -125,7 +127,12 @@ def queue_absence_notices(import_id: int, now: datetime) -> NoticeSummary:
     existing = _existing_keys({a.mark_id for a in absences})
     rows = [row for key, row in wanted.items() if key not in existing]
     if rows:
-        db.session.execute(insert(OutboxMessage), rows)
+        # A key another transaction wrote meanwhile (two imports of one register at once) is
+        # skipped, as a key already stored is.
+        dialect_insert = pg_insert if _dialect() == "postgresql" else sqlite_insert
+        db.session.execute(
+            dialect_insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]), rows
+        )
     no_address = sum(1 for r in rows if r["status"] is MessageStatus.NO_ADDRESS)
     return NoticeSummary(len(rows) - no_address, no_address, cancelled)
 
@@ -218,7 +225,7 @@ def _fresh_absences(
             .where(Session.starts_at >= start, Session.starts_at < start + timedelta(days=1))
         )
     )
-    if sessions and db.session.connection().dialect.name == "postgresql":
+    if sessions and _dialect() == "postgresql":
         # The planner costs the previous-mark lookup (per row, by index) far above what it takes,
         # and JIT compiling it took 1-2 s where running it takes 0.1 s; for this transaction only.
         db.session.execute(text("SET LOCAL jit = off"))
@@ -284,6 +291,10 @@ def _absences_in(
             dual_registered=dual,
             rules=programmes[pid],
         )
+
+
+def _dialect() -> str:
+    return db.session.connection().dialect.name
 
 
 def _age(born: date, day: date) -> int:
