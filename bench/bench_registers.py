@@ -333,6 +333,7 @@ IMPORT_PHASES = {
     "_validate": "validate",
     "_upsert_sqlite": "upsert",
     "_upsert_postgresql": "upsert",
+    "queue_absence_notices": "absence notices",
 }
 FIGURES_PHASES = {"_absence_periods": "absence periods"}
 SCAN_PHASES = {
