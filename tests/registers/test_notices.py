@@ -325,3 +325,14 @@ def test_who_a_notice_reaches(make, college, to, born, enrolment, expected):
     db.session.commit()
     run("N9,NXT-1-13,I,,,,,")
     assert [(m.recipient_kind, m.address) for m in messages()] == expected
+
+
+def test_the_hold_is_uk_time_in_summer(make, college):
+    """9:00 in June is 08:00 UTC (British Summer Time)."""
+    make.session(college.nxt, datetime(2027, 6, 8, 9), session_ref="NXT-JUNE")
+    pupil = college.learner(college.nxt, "N1", date(2011, 1, 1))
+    college.contact(pupil)
+    db.session.commit()
+    run("N1,NXT-JUNE,N,,,,,", clock=datetime(2027, 6, 8, 7, 30, tzinfo=UTC))
+    (message,) = messages()
+    assert message.due_at == datetime(2027, 6, 8, 8, 0, tzinfo=UTC)
