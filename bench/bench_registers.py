@@ -333,6 +333,7 @@ IMPORT_PHASES = {
     "_validate": "validate",
     "_upsert_sqlite": "upsert",
     "_upsert_postgresql": "upsert",
+    "queue_absence_notices": "absence notices",
 }
 FIGURES_PHASES = {"_absence_periods": "absence periods"}
 SCAN_PHASES = {
@@ -373,11 +374,14 @@ def empty_marks(dialect: str) -> None:
     db.session.remove()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         if dialect == "postgresql":
-            # occurrence refers to mark, so PostgreSQL truncates them together; it is empty here
-            # (no scan has run yet), which this checks rather than trusts.
-            assert connection.exec_driver_sql("SELECT count(*) FROM occurrence").scalar() == 0
+            # occurrence and the outbox refer to mark, so PostgreSQL truncates them together;
+            # they are empty here (no scan nor import has run yet), which this checks.
+            referring = ("occurrence", "delivery_attempt", "outbox_message")
+            for name in referring:
+                assert connection.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar() == 0
             connection.exec_driver_sql(
-                "TRUNCATE occurrence, mark_change, mark, register_import RESTART IDENTITY"
+                f"TRUNCATE {', '.join(referring)}, mark_change, mark, register_import"
+                " RESTART IDENTITY"
             )
         else:
             for name in ("mark_change", "mark", "register_import"):

@@ -61,14 +61,11 @@ class ContactRules:
     parent_carer_under_age: int
     parent_carer_extended_under_age: int | None
     employer_letters: bool
-    employer_told_of_unauthorised_absence: str | None
     main_school_letters: bool
     main_school_told_by: str | None
     school_told_within_minutes: int | None
     parents_report_absence_by: str | None
     first_day_calling: bool
-    first_absence_notice: str | None
-    later_absence_notice: str | None
 
 
 @dataclass(frozen=True)
@@ -137,6 +134,22 @@ class LetterheadRules:
 
 
 @dataclass(frozen=True)
+class NoticeRule:
+    """One absence alert: about which marks, on which occasion, to whom, how, and when."""
+
+    marks: str  # "unauthorised" or "absent" (authorised or unauthorised)
+    occasion: str  # "first_in_period", "later_in_period" or "every"
+    to: tuple[str, ...]  # learner, learner_adult, parent_carer, employer, main_school
+    channel: str  # "sms" or "email"
+    hold_until: str | None  # "HH:MM" local (UK) time on the session's day; None: at once
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The mark categories the notice is about."""
+        return ("unauthorised",) if self.marks == "unauthorised" else ("authorised", "unauthorised")
+
+
+@dataclass(frozen=True)
 class PolicyRules:
     key: str
     provider: str
@@ -152,6 +165,7 @@ class PolicyRules:
     deadlines: DeadlineRules
     workflow: WorkflowRules
     letters: LetterheadRules
+    notices: tuple[NoticeRule, ...] = ()
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> PolicyRules:
@@ -185,6 +199,7 @@ class PolicyRules:
                 ),
             ),
             letters=_letterhead(doc.get("letters") or {}),
+            notices=tuple(_notice(n, doc["contacts"]) for n in doc.get("notices") or ()),
         )
 
 
@@ -212,6 +227,19 @@ def _event(event: Event, spec: Mapping[str, Any]) -> EventRules:
         min_occurrence=spec.get("min_occurrence", 0),
         action_plan=spec.get("action_plan", False),
         circumstances=spec.get("circumstances", "any"),
+    )
+
+
+def _notice(spec: Mapping[str, Any], contacts: Mapping[str, Any]) -> NoticeRule:
+    when = spec.get("when", "now")
+    if when == "parents_report_absence_by":
+        when = contacts["parents_report_absence_by"]
+    return NoticeRule(
+        marks=spec["marks"],
+        occasion=spec["occasion"],
+        to=tuple(spec["to"]),
+        channel=spec["channel"],
+        hold_until=None if when == "now" else when,
     )
 
 

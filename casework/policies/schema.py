@@ -69,20 +69,11 @@ class ContactsSchema(_Strict):
     # Involve parents or carers up to this age where unexplained absence harms achievement.
     parent_carer_extended_under_age = fields.Integer(load_default=None, validate=validate.Range(1))
     employer_letters = fields.Boolean(required=True)
-    employer_told_of_unauthorised_absence = fields.String(
-        load_default=None, validate=validate.OneOf(["same_day"])
-    )
     main_school_letters = fields.Boolean(required=True)
     main_school_told_by = fields.String(load_default=None, validate=_CLOCK)
     school_told_within_minutes = fields.Integer(load_default=None, validate=validate.Range(1))
     parents_report_absence_by = fields.String(load_default=None, validate=_CLOCK)
     first_day_calling = fields.Boolean(load_default=False)
-    first_absence_notice = fields.String(
-        load_default=None, validate=validate.OneOf(["sms", "email", "phone"])
-    )
-    later_absence_notice = fields.String(
-        load_default=None, validate=validate.OneOf(["sms", "email", "phone"])
-    )
 
 
 class DeadlinesSchema(_Strict):
@@ -203,6 +194,47 @@ class LettersSchema(_Strict):
             raise ValidationError("Give the attendance contact an email or a phone number.")
 
 
+# Which marks a notice is about: "unauthorised" absences, or any absence ("absent": authorised
+# or unauthorised). Never an arrival, even one after the register closed.
+NOTICE_MARKS = ("unauthorised", "absent")
+# "first_in_period": the first absence of a new absence period (the learner's previous counted
+# mark is not such an absence); "later_in_period": the others; "every": each one.
+NOTICE_OCCASIONS = ("first_in_period", "later_in_period", "every")
+# learner (always), learner_adult (at or over contacts.parent_carer_under_age), parent_carer
+# (under it), employer (apprentices), main_school (dual-registered learners).
+NOTICE_RECIPIENTS = ("learner", "learner_adult", "parent_carer", "employer", "main_school")
+NOTICE_CHANNELS = ("sms", "email")
+# "now", a clock time ("09:00"), or "parents_report_absence_by" (contacts' own clock): held until
+# then, and cancelled if the mark is corrected (a parent's report) before it is sent.
+_WHEN = validate.Regexp(
+    r"^(now|parents_report_absence_by|([01]\d|2[0-3]):[0-5]\d)$",
+    error='Must be "now", "parents_report_absence_by" or a time as HH:MM.',
+)
+
+
+class NoticeSchema(_Strict):
+    marks = fields.String(required=True, validate=validate.OneOf(NOTICE_MARKS))
+    occasion = fields.String(required=True, validate=validate.OneOf(NOTICE_OCCASIONS))
+    to = fields.List(
+        fields.String(validate=validate.OneOf(NOTICE_RECIPIENTS)),
+        required=True,
+        validate=validate.Length(min=1),
+    )
+    channel = fields.String(required=True, validate=validate.OneOf(NOTICE_CHANNELS))
+    when = fields.String(load_default="now", validate=_WHEN)
+
+    @validates_schema
+    def _no_repeats(self, data, **_kwargs):
+        if len(set(data["to"])) != len(data["to"]):
+            raise ValidationError("Name each recipient once.", "to")
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    """Whether one mark could be the subject of both notices."""
+    occasions = {a["occasion"], b["occasion"]}
+    return "every" in occasions or len(occasions) == 1
+
+
 class PolicySchema(_Strict):
     key = fields.String(
         required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]*$", flags=re.ASCII)
@@ -220,3 +252,25 @@ class PolicySchema(_Strict):
     deadlines = fields.Nested(DeadlinesSchema, load_default=dict)
     workflow = fields.Nested(WorkflowSchema, required=True)
     letters = fields.Nested(LettersSchema, load_default=dict)
+    # Absence alerts, written with the marks that cause them (casework.registers.notices).
+    notices = fields.List(fields.Nested(NoticeSchema), load_default=list)
+
+    @validates_schema
+    def _notices_consistent(self, data, **_kwargs):
+        notices = data.get("notices") or []
+        for i, notice in enumerate(notices):
+            if notice["when"] == "parents_report_absence_by" and not data["contacts"].get(
+                "parents_report_absence_by"
+            ):
+                raise ValidationError(
+                    "Set contacts.parents_report_absence_by to hold a notice until it.",
+                    f"notices.{i}.when",
+                )
+            for j, other in enumerate(notices[:i]):
+                shared = set(notice["to"]) & set(other["to"])
+                if shared and notice["channel"] == other["channel"] and _overlap(notice, other):
+                    raise ValidationError(
+                        f"Notice {j} already sends {notice['channel']} to "
+                        f"{', '.join(sorted(shared))} about the same marks: merge the two.",
+                        f"notices.{i}",
+                    )

@@ -53,6 +53,7 @@ from casework.models import (
     academic_year_label,
     academic_year_of,
 )
+from casework.registers.notices import queue_absence_notices
 
 LOCAL_ZONE = ZoneInfo("Europe/London")
 REQUIRED_COLUMNS = ("learner_id", "session_id", "code")
@@ -627,6 +628,8 @@ def _write(
     batch.updated = updated or 0
     batch.created = affected - batch.updated
     batch.unchanged = len(rows) - affected
+    # Absence alerts for the marks just written, in the same transaction (policy [[notices]]).
+    queue_absence_notices(batch.id, now)
     return ImportResult(batch.id, batch.rows, batch.created, batch.updated, batch.unchanged)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from casework.policies import POLICY_DIR, PolicyFileError, load_policies, load_policy_file
-from casework.policies.rules import APPROVAL_DEFAULT
+from casework.policies.rules import APPROVAL_DEFAULT, PolicyRules
 
 SHIPPED = {p.document["key"]: p.document for p in load_policies()}
 
@@ -28,12 +28,15 @@ def test_five_policies_ship():
         ("003-green-labyrinth", ("attendance", "threshold_percent"), 90.0),
         ("003-green-labyrinth", ("absence", "medical_certificate_after_days"), 7),
         ("003-green-labyrinth", ("contacts", "parent_carer_extended_under_age"), 25),
-        ("003-green-labyrinth", ("contacts", "first_absence_notice"), "sms"),
+        ("003-green-labyrinth", ("notices", 0, "channel"), "sms"),
+        ("003-green-labyrinth", ("notices", 1, "channel"), "email"),
+        ("003-green-labyrinth", ("notices", 1, "occasion"), "later_in_period"),
         ("003-green-labyrinth", ("absence", "absence_periods_per_half_term"), 1),
         ("001-sts", ("attendance", "target_percent"), 100.0),
         ("001-sts", ("attendance", "punctuality_target_percent"), 100.0),
         ("001-sts", ("deadlines", "rebook_one_to_one_working_days"), 5),
-        ("001-sts", ("contacts", "employer_told_of_unauthorised_absence"), "same_day"),
+        ("001-sts", ("notices", 0, "to"), ["employer"]),
+        ("001-sts", ("notices", 0, "occasion"), "every"),
         ("001-sts", ("registers", "closes_after_minutes"), 30),
         ("002-ap-schools", ("code_set",), "statutory"),
         ("002-ap-schools", ("contacts", "school_told_within_minutes"), 30),
@@ -41,6 +44,8 @@ def test_five_policies_ship():
         ("004-nxt-gen", ("contacts", "main_school_told_by"), "09:15"),
         ("004-nxt-gen", ("contacts", "parents_report_absence_by"), "09:00"),
         ("004-nxt-gen", ("contacts", "first_day_calling"), True),
+        ("004-nxt-gen", ("notices", 0, "when"), "parents_report_absence_by"),
+        ("002-ap-schools", ("notices",), []),
         ("004-nxt-gen", ("contacts", "main_school_letters"), True),
         ("000-sek", ("code_set",), "further_education"),
         ("000-sek", ("contacts", "employer_letters"), True),
@@ -86,9 +91,43 @@ GOOD = (POLICY_DIR / "003-green-labyrinth.toml").read_text(encoding="utf-8")
             ("[contacts]", "[contacts]\nparent_carer_under_agee = 18"),
             "contacts.parent_carer_under_agee: Unknown field.",
         ),
+        (('channel = "sms"', 'channel = "pigeon"'), "notices.0.channel: Must be one of"),
+        (('occasion = "first_in_period"', 'occasion = "soon"'), "notices.0.occasion: Must be"),
+        (('marks = "absent"', 'marks = "late"'), "notices.0.marks: Must be one of"),
         (
-            ('first_absence_notice = "sms"', 'first_absence_notice = "pigeon"'),
-            "contacts.first_absence_notice: Must be one of",
+            ('to = ["parent_carer", "learner_adult", "employer"]', 'to = ["the press"]'),
+            "notices.0.to.0: Must be one of",
+        ),
+        (
+            ('to = ["parent_carer", "learner_adult", "employer"]', "to = []"),
+            "notices.0.to: Shorter than minimum length 1.",
+        ),
+        (
+            ('to = ["parent_carer", "learner_adult", "employer"]', 'to = ["learner", "learner"]'),
+            "notices.0.to: Name each recipient once.",
+        ),
+        (
+            ('when = "now"', 'when = "9am"'),
+            'notices.0.when: Must be "now", "parents_report_absence_by" or a time as HH:MM.',
+        ),
+        (('when = "now"', 'when = "24:00"'), "notices.0.when: Must be"),
+        (
+            ('when = "now"', 'when = "parents_report_absence_by"'),
+            "notices.0.when: Set contacts.parents_report_absence_by to hold a notice until it.",
+        ),
+        (
+            (
+                'occasion = "later_in_period"\nto = ["parent_carer", "learner_adult", "employer"]'
+                '\nchannel = "email"',
+                'occasion = "every"\nto = ["parent_carer"]\nchannel = "sms"',
+            ),
+            "notices.1: Notice 0 already sends sms to parent_carer about the same marks",
+        ),
+        (('channel = "sms"\n', ""), "notices.0.channel: Missing data for required field."),
+        (('when = "now"', 'when = "now"\ncc = "x"'), "notices.0.cc: Unknown field."),
+        (
+            ("[contacts]", '[contacts]\nfirst_absence_notice = "sms"'),
+            "contacts.first_absence_notice: Unknown field.",
         ),
         (('key = "003-green-labyrinth"', 'key = "Green Labyrinth"'), "key: String does not match"),
         (
@@ -225,3 +264,23 @@ def test_the_letters_the_head_approves_default_to_the_escalating_ones(tmp_path):
     assert load_policy_file(write(tmp_path, text)).rules.letters.approval == ("closing_letter",)
     text = GOOD.replace('tone = "formal"', 'tone = "formal"\napproval = []', 1)
     assert load_policy_file(write(tmp_path, text)).rules.letters.approval == ()
+
+
+def test_notices_as_rules():
+    """004 holds its alert until the parents' own deadline, read from [contacts] (one clock)."""
+    rules = {p.rules.key: p.rules for p in load_policies()}
+    (held,) = rules["004-nxt-gen"].notices
+    assert held.hold_until == rules["004-nxt-gen"].contacts.parents_report_absence_by == "09:00"
+    first, later = rules["003-green-labyrinth"].notices
+    assert (first.channel, later.channel, first.hold_until) == ("sms", "email", None)
+    assert first.categories == ("authorised", "unauthorised")
+    assert rules["001-sts"].notices[0].categories == ("unauthorised",)
+    assert rules["000-sek"].notices == rules["002-ap-schools"].notices == ()
+
+
+def test_a_stored_document_from_before_notices_still_reads():
+    """Policy rows stored before [[notices]] keep the old [contacts] keys and have no notices."""
+    document = dict(SHIPPED["003-green-labyrinth"])
+    document.pop("notices")
+    document["contacts"] = dict(document["contacts"], first_absence_notice="sms")
+    assert PolicyRules.from_document(document).notices == ()
