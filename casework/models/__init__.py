@@ -31,6 +31,7 @@ from casework.models.messages import (
     MessageStatus,
     OutboxMessage,
     Report,
+    queue_message,
 )
 from casework.models.policies import Policy
 from casework.models.programmes import Programme, ProgrammeRole, ProgrammeStaff
@@ -92,4 +93,5 @@ __all__ = [
     "UserRole",
     "academic_year_label",
     "academic_year_of",
+    "queue_message",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.extensions import db
@@ -125,3 +125,20 @@ class DeliveryAttempt(db.Model):
     provider_ref: Mapped[str | None] = mapped_column(String(200))
 
     message: Mapped[OutboxMessage] = relationship(back_populates="attempt_log")
+
+
+def queue_message(**fields: object) -> OutboxMessage | None:
+    """Add an outbox row to the session unless a row with its ``key`` exists already, stored or
+    pending in this session (None then). Does not commit: the caller's transaction writes it with
+    whatever caused it. Two transactions racing on one key still meet the unique index."""
+    key = fields["key"]
+    for pending in db.session.new:
+        if isinstance(pending, OutboxMessage) and pending.key == key:
+            return None
+    # No autoflush: a caller writing many rows (a register import) flushes them once, not per row.
+    with db.session.no_autoflush:
+        if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)):
+            return None
+    message = OutboxMessage(**fields)
+    db.session.add(message)
+    return message
