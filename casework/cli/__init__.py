@@ -19,9 +19,9 @@ def cli() -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from casework.cli import cases, database, demo, letters, registers, tokens, users
+    from casework.cli import cases, database, demo, letters, registers, reports, tokens, users
 
-    for module in (database, demo, registers, users, tokens, cases, letters):
+    for module in (database, demo, registers, users, tokens, cases, letters, reports):
         for command in module.COMMANDS:
             app.cli.add_command(command)
 
