@@ -25,6 +25,7 @@ from casework.messages.reports_tables import (
     session_label,
     sessions_on,
     staff_of,
+    table,
 )
 from casework.models import Contact, ContactKind, Programme, ProgrammeRole, Session
 from casework.policies.rules import PolicyRules
@@ -89,13 +90,13 @@ def main_school_daily(
                     )
                 )
         tables.append(
-            Table(
-                key=f"main_school_daily:{day}:programme:{programme.id}:{group.key}",
-                name="main_school_daily",
-                day=day,
-                programme_id=programme.id,
+            table(
+                "main_school_daily",
+                programme,
+                rules,
+                day,
+                f"programme:{programme.id}:{group.key}",
                 title=f"Daily attendance, {long_date(day)}: {group.name}",
-                author=rules.provider,
                 heading=_heading(programme, day, moment),
                 columns=DAILY_COLUMNS,
                 rows=rows,
@@ -136,17 +137,17 @@ def session_present_absent(
     for session in sessions if sessions is not None else sessions_on(programme.id, day):
         for group in groups:
             tables.append(
-                Table(
-                    key=f"session_present_absent:{day}:session:{session.id}:{group.key}",
-                    name="session_present_absent",
-                    day=day,
-                    programme_id=programme.id,
+                table(
+                    "session_present_absent",
+                    programme,
+                    rules,
+                    day,
+                    f"session:{session.id}:{group.key}",
                     session_id=session.id,
                     title=(
                         f"Present or absent: {session_label(session)}, {long_date(day)}: "
                         f"{group.name}"
                     ),
-                    author=rules.provider,
                     heading=_heading(programme, day, moment),
                     columns=SESSION_COLUMNS,
                     rows=[_present_or_absent(x, session) for x in group.learners],
@@ -201,13 +202,13 @@ def first_day_calling(
                 )
             )
     return [
-        Table(
-            key=f"first_day_calling:{day}:programme:{programme.id}",
-            name="first_day_calling",
-            day=day,
-            programme_id=programme.id,
+        table(
+            "first_day_calling",
+            programme,
+            rules,
+            day,
+            f"programme:{programme.id}",
             title=f"First-day calling list, {long_date(day)}",
-            author=rules.provider,
             heading=_heading(programme, day, moment),
             columns=CALLING_COLUMNS,
             rows=rows,

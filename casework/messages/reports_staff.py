@@ -19,6 +19,7 @@ from casework.messages.reports_tables import (
     session_label,
     sessions_on,
     staff_of,
+    table,
 )
 from casework.models import DeliveryMode, Mark, Programme, ProgrammeRole, Session, User
 from casework.policies.rules import PolicyRules
@@ -54,7 +55,8 @@ def weekly_threshold(
     programme, and one for each tutor or mentor who has such learners."""
     as_at = day - timedelta(days=1)
     learners = learners_on(programme, rules, as_at, as_at)
-    mentors = {u.id: u for u in db.session.scalars(select(User))} if learners else {}
+    mentor_ids = {x.enrolment.mentor_id for x in learners} - {None}
+    mentors = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(mentor_ids)))}
     found: list[tuple[int | None, tuple]] = []
     for x in learners:
         verdict = judge(rules, x.figures)
@@ -89,14 +91,14 @@ def weekly_threshold(
         f"{rules.workflow.early_warning_margin_percent:g} points above it",
     )
 
-    def table(suffix: str, who: str, rows: list[tuple], recipients: list[Recipient]) -> Table:
-        return Table(
-            key=f"weekly_threshold:{day}:programme:{programme.id}:{suffix}",
-            name="weekly_threshold",
-            day=day,
-            programme_id=programme.id,
+    def weekly(suffix: str, who: str, rows: list[tuple], recipients: list[Recipient]) -> Table:
+        return table(
+            "weekly_threshold",
+            programme,
+            rules,
+            day,
+            f"programme:{programme.id}:{suffix}",
             title=f"Learners below or approaching the threshold, week of {long_date(day)}: {who}",
-            author=rules.provider,
             heading=heading,
             columns=WEEKLY_COLUMNS,
             rows=rows,
@@ -104,7 +106,7 @@ def weekly_threshold(
         )
 
     tables = [
-        table(
+        weekly(
             "head",
             programme.title,
             [row for _m, row in found],
@@ -117,7 +119,7 @@ def weekly_threshold(
             continue
         rows = [row for m, row in found if m == mentor_id]
         recipient = Recipient("staff", mentor.name, mentor.email, user_id=mentor.id)
-        tables.append(table(f"mentor:{mentor_id}", mentor.name, rows, [recipient]))
+        tables.append(weekly(f"mentor:{mentor_id}", mentor.name, rows, [recipient]))
     return tables
 
 
@@ -173,13 +175,13 @@ def registers_late(
             )
         )
     return [
-        Table(
-            key=f"registers_late:{day}:programme:{programme.id}",
-            name="registers_late",
-            day=day,
-            programme_id=programme.id,
+        table(
+            "registers_late",
+            programme,
+            rules,
+            day,
+            f"programme:{programme.id}",
             title=f"Registers not completed in time, {long_date(day)}",
-            author=rules.provider,
             heading=(
                 f"Programme: {programme.title} ({programme.code})",
                 f"Registers as at {moment:%H:%M} on {moment:%d %B %Y}",

@@ -97,6 +97,21 @@ class Table:
     session_id: int | None = None
 
 
+def table(
+    name: str, programme: Programme, rules: PolicyRules, day: date, where: str, **fields: Any
+) -> Table:
+    """A report's table, keyed by its name, day and ``where`` (its programme or session, and
+    for whom): building it again gives the same key."""
+    return Table(
+        key=f"{name}:{day}:{where}",
+        name=name,
+        day=day,
+        programme_id=programme.id,
+        author=rules.provider,
+        **fields,
+    )
+
+
 @dataclass
 class Learning:
     """A learner on the programme's register for the day, with what the reports say of them."""
