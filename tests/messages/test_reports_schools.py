@@ -212,3 +212,38 @@ def test_a_csv_cell_never_starts_a_formula(team, make, pupil):
     (row,) = csv_rows(report)
     assert row["Name"] == "'=HYPERLINK(1) Formula"
     assert not any(cell.startswith("=") for cell in row.values())
+
+
+def test_a_build_that_loses_a_race_finds_the_winners_report(team, make, pupil, monkeypatch):
+    from casework.messages import reports
+
+    t = team("002-ap-schools")
+    pupil(t, "Racer")
+    make.session(t.programme, START)
+    db.session.commit()
+    store = reports._store
+
+    def after_another_process(table, now):
+        # Another send-due commits the same report between our look and our insert.
+        with db.engine.begin() as other:
+            other.execute(
+                Report.__table__.insert().values(
+                    key=table.key,
+                    name=table.name,
+                    report_date=table.day,
+                    programme_id=table.programme_id,
+                    session_id=table.session_id,
+                    title="built by the other process",
+                    rows=0,
+                    csv=b"",
+                    pdf=b"",
+                    built_at=now,
+                )
+            )
+        return store(table, now)
+
+    monkeypatch.setattr(reports, "_store", after_another_process)
+    (report,) = build_due(uk(2026, 12, 1, 10, 20))
+    assert report.title == "built by the other process"
+    assert db.session.scalar(select(func.count(Report.id))) == 1
+    assert _messages() == []  # the winner queues its own messages
