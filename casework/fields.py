@@ -38,7 +38,7 @@ def storable(value: str) -> None:
 
 # A spreadsheet reads a cell starting with one of these as a formula (CSV injection): free text
 # from a file is refused with one (the register import), and every CSV casework writes makes such
-# a cell plain text (casework.views.export.neutralise).
+# a cell plain text (casework.documents.tables.neutralise).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -26,11 +26,12 @@ def register_commands(app: Flask) -> None:
         letters,
         messages,
         registers,
+        reports,
         tokens,
         users,
     )
 
-    for module in (database, demo, registers, users, tokens, cases, letters, messages):
+    for module in (database, demo, registers, users, tokens, cases, letters, messages, reports):
         for command in module.COMMANDS:
             app.cli.add_command(command)
 

@@ -150,6 +150,15 @@ class NoticeRule:
 
 
 @dataclass(frozen=True)
+class ReportRules:
+    send_ahead_minutes: int
+    weekly_on: str | None  # a weekday's name
+    weekly_at: str
+    registers_at: str | None
+    face_to_face_registers_within_minutes: int | None
+
+
+@dataclass(frozen=True)
 class PolicyRules:
     key: str
     provider: str
@@ -165,6 +174,7 @@ class PolicyRules:
     deadlines: DeadlineRules
     workflow: WorkflowRules
     letters: LetterheadRules
+    reports: ReportRules
     notices: tuple[NoticeRule, ...] = ()
 
     @classmethod
@@ -200,13 +210,20 @@ class PolicyRules:
             ),
             letters=_letterhead(doc.get("letters") or {}),
             notices=tuple(_notice(n, doc["contacts"]) for n in doc.get("notices") or ()),
+            reports=_make(ReportRules, doc.get("reports") or {}),
         )
 
 
 def _make(cls: type, values: Mapping[str, Any]) -> Any:
     """A rules dataclass from a section; keys the schema defaulted may be absent in old rows."""
     names = cls.__dataclass_fields__
-    defaults = {"first_day_calling": False, "tone": "formal", "threshold_rule": "below"}
+    defaults = {
+        "first_day_calling": False,
+        "tone": "formal",
+        "threshold_rule": "below",
+        "send_ahead_minutes": 10,
+        "weekly_at": "07:00",
+    }
     return cls(**{n: values.get(n, defaults.get(n)) for n in names})
 
 

@@ -235,6 +235,30 @@ def _overlap(a: dict, b: dict) -> bool:
     return "every" in occasions or len(occasions) == 1
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class ReportsSchema(_Strict):
+    """The reports a provider's staff get (casework.messages.reports). The schools' reports
+    follow from ``[contacts]`` (main_school_told_by, school_told_within_minutes,
+    first_day_calling); this table says when they are built and which staff reports there are."""
+
+    # Reports to a school are built this many minutes before the policy's deadline, so that
+    # ``casework send-due`` (every minute) delivers them before it.
+    send_ahead_minutes = fields.Integer(load_default=10, validate=validate.Range(min=0, max=60))
+    # The weekly report of learners below or approaching the threshold ("approaching": within
+    # workflow.early_warning_margin_percent above it): on this day, at this time.
+    weekly_on = fields.String(load_default=None, validate=validate.OneOf(WEEKDAYS))
+    weekly_at = fields.String(load_default="07:00", validate=_CLOCK)
+    # The registers not completed in time, for the day before: built at this time.
+    registers_at = fields.String(load_default=None, validate=_CLOCK)
+    # A face-to-face register is complete this long after the session starts (001: 30); other
+    # registers by the end of the session's day.
+    face_to_face_registers_within_minutes = fields.Integer(
+        load_default=None, validate=validate.Range(min=1, max=24 * 60)
+    )
+
+
 class PolicySchema(_Strict):
     key = fields.String(
         required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]*$", flags=re.ASCII)
@@ -274,3 +298,16 @@ class PolicySchema(_Strict):
                         f"{', '.join(sorted(shared))} about the same marks: merge the two.",
                         f"notices.{i}",
                     )
+
+    # No load default: a file without the table keeps its document, and its hash, as it was.
+    reports = fields.Nested(ReportsSchema)
+
+    @validates_schema
+    def _reports_ahead(self, data, **_kwargs):
+        ahead = (data.get("reports") or {}).get("send_ahead_minutes", 0)
+        within = data["contacts"].get("school_told_within_minutes")
+        if within is not None and ahead >= within:
+            raise ValidationError(
+                "Must be less than contacts.school_told_within_minutes.",
+                "reports.send_ahead_minutes",
+            )

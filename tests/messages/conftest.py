@@ -1,27 +1,43 @@
 """Delivery tests' fixtures: a real SMTP server (aiosmtpd) on 127.0.0.1 whose handler can refuse,
-hold or drop a message, and outbox messages to send."""
+hold or drop a message, and outbox messages to send; for the reports, a school-age pupil of a
+team's programme with a main school and a parent, and marks recorded at a given UK time."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
 import email
+import io
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.policy import default as default_policy
 
 import pytest
 from aiosmtpd.controller import Controller
+from pypdf import PdfReader
 
 from casework.extensions import db
+from casework.fields import UK
 from casework.messages.transports import LogTransport, SmtpSettings, SmtpTransport
-from casework.models import MessageChannel, MessageKind, OutboxMessage, queue_message
+from casework.models import (
+    ContactKind,
+    Enrolment,
+    Mark,
+    MessageChannel,
+    MessageKind,
+    OutboxMessage,
+    Report,
+    Session,
+    queue_message,
+)
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 TIMEOUT = 1.0  # seconds the client waits for the server in these tests (a held handler)
@@ -142,3 +158,47 @@ def wait_inside(event: threading.Event, sender: subprocess.Popen, log) -> None:
         if sender.poll() is not None:
             pytest.fail(f"the sender ended before the server held it: {log.read_text()}")
     pytest.fail("the sender never reached the server")
+
+
+SCHOOL_A = "office@school-a.example.org"
+SCHOOL_B = "office@school-b.example.org"
+
+
+def uk(*parts: int) -> datetime:
+    """A UK wall-clock time as the aware instant it is."""
+    return datetime(*parts, tzinfo=UK)
+
+
+def csv_rows(report: Report) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(report.csv.decode("utf-8-sig"))))
+
+
+def pdf_text(report: Report) -> str:
+    pages = PdfReader(io.BytesIO(report.pdf)).pages
+    return re.sub(r"\s+", " ", " ".join(page.extract_text() for page in pages))
+
+
+@pytest.fixture
+def pupil(make):
+    """``pupil(team, name, school=SCHOOL_A, born=...)``: a pupil on the team's programme with a
+    main school (whose email may be None) and a parent with a phone number."""
+
+    def add(t, family_name: str, *, school: str | None = SCHOOL_A, born=date(2011, 5, 1), **kw):
+        enrolment = t.learner(born=born, **kw)
+        enrolment.learner.family_name = family_name
+        name = "School B" if school == SCHOOL_B else "School A"
+        make.contact(enrolment.learner, ContactKind.MAIN_SCHOOL, name=name, email=school)
+        make.contact(enrolment.learner, ContactKind.PARENT_CARER, phone="07700 900123")
+        return enrolment
+
+    return add
+
+
+@pytest.fixture
+def mark_at(make):
+    """``mark_at(enrolment, session, code, at)``: a mark recorded at the UK time ``at``."""
+
+    def add(enrolment: Enrolment, session: Session, code: str, at: datetime, **kw) -> Mark:
+        return make.mark(enrolment, session, code, recorded_at=at, **kw)
+
+    return add

@@ -138,6 +138,12 @@ GOOD = (POLICY_DIR / "003-green-labyrinth.toml").read_text(encoding="utf-8")
             ('tone = "formal"', 'tone = "formal"\napproval = ["written_warning", "sonnet"]'),
             "letters.approval.1: Must be one of",
         ),
+        (('weekly_on = "monday"', 'weekly_on = "mondays"'), "reports.weekly_on: Must be one of"),
+        (('weekly_at = "07:00"', 'weekly_at = "7am"'), "reports.weekly_at: Must be a time"),
+        (
+            ("[reports]", "[reports]\nface_to_face_registers_within_minutes = 0"),
+            "reports.face_to_face_registers_within_minutes: Must be greater",
+        ),
     ],
 )
 def test_bad_field_is_named(tmp_path, change, message):
@@ -284,3 +290,20 @@ def test_a_stored_document_from_before_notices_still_reads():
     document.pop("notices")
     document["contacts"] = dict(document["contacts"], first_absence_notice="sms")
     assert PolicyRules.from_document(document).notices == ()
+
+
+def test_a_school_report_cannot_be_built_after_its_deadline(tmp_path):
+    school = (POLICY_DIR / "002-ap-schools.toml").read_text(encoding="utf-8")
+    late = school.replace("send_ahead_minutes = 10", "send_ahead_minutes = 30")
+    with pytest.raises(PolicyFileError) as caught:
+        load_policy_file(write(tmp_path, late))
+    assert "reports.send_ahead_minutes: Must be less than contacts.school_told_within_minutes" in (
+        str(caught.value)
+    )
+
+
+def test_a_policy_without_reports_gets_no_staff_reports(tmp_path):
+    bare = GOOD[: GOOD.index("\n[reports]")] + "\n"
+    rules = load_policy_file(write(tmp_path, bare, "bare.toml")).rules
+    assert rules.reports.weekly_on is None and rules.reports.registers_at is None
+    assert rules.reports.send_ahead_minutes == 10

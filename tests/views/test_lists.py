@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from casework.cases.lists import PER_PAGE
 from casework.cases.scan import run_scan
+from casework.documents.tables import neutralise
 from casework.extensions import db
 from casework.fields import FORMULA_STARTS
 from casework.models import Case, ProgrammeRole, ProgrammeStaff, Role
-from casework.views.export import neutralise
 from tests.case_fixtures import PLAN, Team, fire
 from tests.views.conftest import sign_in
 
