@@ -142,7 +142,8 @@ class SmtpTransport:
         message["Subject"] = outgoing.subject
         domain = s.from_address.rpartition("@")[2] or "casework.invalid"
         message["Message-ID"] = message_id(outgoing.key, domain)
-        message.set_content(outgoing.body)
+        # Quoted-printable: seven-bit safe for any server, still readable (names like Zoë).
+        message.set_content(outgoing.body, cte="quoted-printable")
         for a in outgoing.attachments:
             maintype, _slash, subtype = a.content_type.partition("/")
             message.add_attachment(a.data, maintype=maintype, subtype=subtype, filename=a.filename)

@@ -51,6 +51,7 @@ class Mailbox:
 
     port: int = 0
     received: list[EmailMessage] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)  # as it came over the wire
     refuse: dict[str, str] = field(default_factory=dict)
     hold_rcpt: set[str] = field(default_factory=set)
     hold_data: set[str] = field(default_factory=set)
@@ -77,6 +78,7 @@ class Mailbox:
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=default_policy)
         self.received.append(message)
+        self.raw.append(envelope.original_content or envelope.content)
         if set(envelope.rcpt_tos) & self.hold_data:
             await self._hold()
         if set(envelope.rcpt_tos) & self.drop_data:

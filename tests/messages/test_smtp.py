@@ -23,9 +23,9 @@ from casework.messages.transports import (
 OUTGOING = Outgoing(
     key="absence:mark:7:email:contact:3",
     address="pat@example.org",
-    name="Pat Parent",
-    subject="Sam was absent",
-    body="Sam was marked absent at 09:15.\n.A line that starts with a dot\n",
+    name="Zoë Parent",
+    subject="Siân was absent",
+    body="Siân was marked absent at 09:15.\n.A line that starts with a dot\n",
     attachments=(Attachment("note.pdf", "application/pdf", b"%PDF-1.7\n\x00\xff binary"),),
 )
 
@@ -34,9 +34,10 @@ def test_the_message_arrives_as_sent(mailbox, smtp):
     ref = SmtpTransport(smtp).send(OUTGOING)
 
     [got] = mailbox.received
-    assert got["To"] == "Pat Parent <pat@example.org>"
+    assert mailbox.raw[0].isascii()  # seven-bit clean: any server takes it
+    assert got["To"] == "Zoë Parent <pat@example.org>"
     assert got["From"] == "Casework <attendance@college.example>"
-    assert got["Subject"] == "Sam was absent"
+    assert got["Subject"] == "Siân was absent"
     assert got["Message-ID"] == ref == "<absence.mark.7.email.contact.3@college.example>"
     assert got.get_body(("plain",)).get_content().replace("\r\n", "\n") == OUTGOING.body
     [attachment] = got.iter_attachments()
