@@ -1,10 +1,12 @@
-"""Message commands: deliver the outbox's due messages (run every minute in production)."""
+"""Message commands: build the reports that are due and deliver the outbox's due messages (run
+every minute in production)."""
 
 from __future__ import annotations
 
 import click
 from flask.cli import with_appcontext
 
+from casework.messages.reports import ReportsFailed, build_due
 from casework.messages.sender import send_due
 from casework.messages.transports import TransportConfigError
 
@@ -12,17 +14,29 @@ from casework.messages.transports import TransportConfigError
 @click.command("send-due")
 @with_appcontext
 def send_due_command() -> None:
-    """Send every message that is due; safe to run twice at once, or again after a kill."""
+    """Build the reports that are due, then send every message that is due; safe to run twice
+    at once, or again after a kill."""
+    problem = None
+    try:
+        reports = build_due()
+    except ReportsFailed as exc:  # the others are built: send them, then say what failed
+        reports, problem = exc.built, str(exc)
     try:
         summary = send_due()
     except TransportConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    if reports:
+        click.echo(
+            f"Reports built: {len(reports)} ({', '.join(sorted({r.name for r in reports}))})."
+        )
     click.echo(f"Outbox: {summary}.")
     if summary.letters_queued or summary.released:
         click.echo(
             f"Letters by email: {summary.letters_queued} queued, "
             f"{summary.released} rendered and released."
         )
+    if problem:
+        raise click.ClickException(f"Reports: {problem}.")
 
 
 COMMANDS = [send_due_command]

@@ -17,6 +17,7 @@ sender attaches the two files).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -52,7 +53,9 @@ from casework.models import (
 from casework.models.types import utcnow
 from casework.policies.rules import PolicyRules, rules_of
 
-__all__ = ["NAMES", "ReportError", "build", "build_due", "called_for"]
+__all__ = ["NAMES", "ReportError", "ReportsFailed", "build", "build_due", "called_for"]
+
+log = logging.getLogger(__name__)
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -138,20 +141,45 @@ def build(
     return reports
 
 
+class ReportsFailed(Exception):
+    """Some programmes' due reports could not be built: the others were, and are in ``built``."""
+
+    def __init__(self, built: list[Report], failed: list[str]) -> None:
+        super().__init__(
+            f"the reports due for {', '.join(failed)} could not be built (the log says why); "
+            "the next run tries again"
+        )
+        self.built = built
+        self.failed = failed
+
+
 def build_due(now: datetime | None = None) -> list[Report]:
     """Build (and queue) every report whose time has come today and is not built yet. Safe to
     run every minute, and by two processes at once: a report's key is unique, and the loser of
-    a race finds the winner's row. Commits."""
+    a race finds the winner's row. Commits programme by programme: one programme whose reports
+    fail (raising ReportsFailed at the end) keeps no other school waiting."""
     now = now or utcnow()
     moment = local_now(now)
     today = moment.date()
     built = _built_since(today - timedelta(days=1))
     reports: list[Report] = []
+    failed: list[str] = []
     for programme, rules in _programmes():
-        for name, day, sessions in _due(programme, rules, moment, built):
-            tables = KINDS[name].builder(programme, rules, day, moment, *sessions)
-            reports += _keep(tables, now, True)
-    db.session.commit()
+        code = programme.code
+        try:
+            mine = []
+            for name, day, sessions in _due(programme, rules, moment, built):
+                tables = KINDS[name].builder(programme, rules, day, moment, *sessions)
+                mine += _keep(tables, now, True)
+            db.session.commit()
+        except Exception:  # any fault of one programme's data or rendering
+            db.session.rollback()
+            log.exception("building the reports due for programme %s failed", code)
+            failed.append(code)
+        else:
+            reports += mine
+    if failed:
+        raise ReportsFailed(reports, failed)
     return reports
 
 
