@@ -179,6 +179,8 @@ class Factory:
             "key", f"test:{n}:{channel}:" + (f"contact:{contact.id}" if contact else "learner")
         )
         kw.setdefault("kind", MessageKind.ABSENCE)
+        if "created_at" in kw:  # written then, and due then
+            kw.setdefault("due_at", kw["created_at"])
         kw.setdefault("recipient_kind", contact.kind.value if contact else "learner")
         kw.setdefault("recipient_name", contact.name if contact else learner.full_name)
         field = "email" if channel is MessageChannel.EMAIL else "phone"

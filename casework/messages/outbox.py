@@ -195,8 +195,9 @@ def resend(message_id: int, by_staff: User) -> OutboxMessage:
             started_at=now,
             finished_at=now,
             outcome=RESEND_OUTCOME,
-            error=f"Sent again at the request of {by_staff.name} ({by_staff.email}), "
-            f"{message.attempts} earlier attempt(s), status was {message.status.value}.",
+            error=f"Sent again at the request of {by_staff.name} ({by_staff.email}), after "
+            f"{message.attempts} attempt{'' if message.attempts == 1 else 's'} "
+            f"({message.status.value.replace('_', ' ')}).",
         )
     )
     message.address = address
@@ -314,10 +315,11 @@ def contact_gaps(user: User, today: date | None = None) -> list[LearnerGaps]:
         .order_by(OutboxMessage.id)
     ).all()
     for message, learner in held:
+        words = CHANNEL_WORDS[message.channel]
         gaps_of(learner).append(
             Gap(
-                f"{message.recipient_name} has no {CHANNEL_WORDS[message.channel]}",
-                message.reason or "A message to them is held until it is added.",
+                message.reason or f"{message.recipient_name} has no {words}",
+                f"The message \u201c{message.subject}\u201d is held until it is added.",
                 message_id=message.id,
             )
         )
@@ -357,7 +359,7 @@ def contact_gaps(user: User, today: date | None = None) -> list[LearnerGaps]:
         for need in message_needs(rules, learner.age_on(today)):
             missing = _missing(learner, need)
             if missing:
-                gaps_of(learner).append(Gap(missing, f"{enrolment.programme.title}: {need.why}"))
+                gaps_of(learner).append(Gap(missing, f"{need.why} ({enrolment.programme.title})"))
     return sorted(
         found.values(), key=lambda g: (g.learner.family_name, g.learner.given_name, g.learner.id)
     )

@@ -34,7 +34,8 @@ from tests.factories import Factory
 from tests.views.conftest import csrf_token, sign_in
 from tests.views.test_lists import table_rows
 
-WRITTEN = datetime(2026, 9, 20, 10, 0, tzinfo=UTC)
+# Before the scan's evening, where the opened case's clock stands (16 September 2026).
+WRITTEN = datetime(2026, 9, 14, 10, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -95,7 +96,7 @@ def outbox(opened, make: Factory) -> Outbox:
         parent,
         status=MessageStatus.CANCELLED,
         channel=MessageChannel.SMS,
-        created_at=WRITTEN + timedelta(days=2),
+        created_at=WRITTEN + timedelta(days=2, hours=-1),
         reason="The mark was corrected to present",
     )
     other = make.enrolment(make.learner(given_name="Olive"), t.other_programme)
@@ -165,9 +166,9 @@ def test_a_safeguarding_lead_alone_has_no_messages_pages(client, outbox):
         ("kind=letter", {"sent"}),
         ("channel=sms", {"failed", "cancelled"}),
         ("channel=sms&status=cancelled", {"cancelled"}),
-        ("from=2026-09-20&to=2026-09-21", {"failed", "held"}),
-        ("to=2026-09-19", {"sent"}),
-        ("from=2026-09-22", {"cancelled"}),
+        ("from=2026-09-14&to=2026-09-15", {"failed", "held"}),
+        ("to=2026-09-13", {"sent"}),
+        ("from=2026-09-16", {"cancelled"}),
         ("learner=nobody", set()),
     ],
 )
@@ -234,7 +235,7 @@ def test_the_message_page_shows_its_cause_and_every_attempt(client, outbox):
     assert "07700 900001" in page
     assert "Failed" in page and "The number is not in service" in page
     assert page.count("The number is not in service") == 3  # the last error and two attempts
-    assert "20 September 2026, 11:00" in page  # the first attempt, in UK time (BST)
+    assert "14 September 2026, 11:00" in page  # the first attempt, in UK time (BST)
     assert "Send the message again" in page
 
 
@@ -376,14 +377,15 @@ def test_contact_gaps_say_what_is_missing_why_and_where_to_fix_it(client, new_cl
     page = signed_in(client, outbox.t.head).get("/messages/contact-gaps").get_data(as_text=True)
     assert learner.full_name in page
     # The held message, with its reason and a link to it.
-    assert "Pat Parent has no email address" in page
+    assert "Pat Parent has no email address: add one to send this email." in page
+    assert f"The message \u201c{outbox.held.subject}\u201d is held until it is added." in page
     assert f'href="/messages/{outbox.held.id}"' in page
     # The letter with no way to reach the learner, linked to its case.
     assert "letter to the learner has no postal address or email address" in page
     assert f'href="/cases/{job.case_id}#letters"' in page
     # 003: a text on the first absence, emails after: an under-18's parent needs an email.
     assert "No contact for a parent or carer has an email address" in page
-    assert "The policy sends an email on later absences." in page
+    assert f"The policy sends an email on later absences. ({outbox.t.programme.title})" in page
     assert "No contact for a parent or carer has a phone number" not in page
     assert f'href="/learners/{learner.id}#contacts"' in page
     # Another head sees none of it.
