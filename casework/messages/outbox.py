@@ -262,6 +262,15 @@ def message_needs(rules: PolicyRules, age: int) -> list[Need]:
                 f"The policy emails the main school attendance by {contacts.main_school_told_by}.",
             )
         )
+    if contacts.school_told_within_minutes:
+        needs.append(
+            Need(
+                "main_school",
+                "email",
+                "The policy emails the commissioning school within "
+                f"{contacts.school_told_within_minutes} minutes of each session's start.",
+            )
+        )
     # Two notices by the same means need the detail once.
     unique: dict[tuple[str, str], Need] = {}
     for need in needs:

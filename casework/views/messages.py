@@ -21,7 +21,7 @@ from casework.views.staff import pagination
 
 bp = staff_blueprint("message_pages", __name__, url_prefix="/messages")
 
-PER_PAGE = 25
+PER_PAGE = lists.PER_PAGE  # lists.check_page counts pages of this size
 # Who has messages to see: tutors and mentors see their own learners'; a safeguarding lead
 # alone has none (and no link to these pages).
 ROLES = (Role.ADMINISTRATOR, Role.HEAD_OF_PROGRAMME, Role.ADMINISTRATION_OFFICER, Role.TUTOR_MENTOR)
@@ -129,13 +129,8 @@ def index() -> ResponseReturnValue:
     page = None
     if not filters.errors:
         rows, total = outbox.message_page(staff_user(), _query(filters), filters.page, PER_PAGE)
-        page = lists.Page(rows, total, filters.page, PER_PAGE)
-        if filters.page > page.pages:
-            filters.errors["page"] = (
-                f"There is no page {filters.page}: the list has {page.pages} "
-                f"{'page' if page.pages == 1 else 'pages'}."
-            )
-            page = None
+        lists.check_page(filters, total)  # a page past the last: an error in words
+        page = None if filters.errors else lists.Page(rows, total, filters.page, PER_PAGE)
     return render_template(
         "staff/messages/index.html",
         options=OPTIONS,

@@ -406,3 +406,25 @@ def test_an_employer_and_main_school_need_email_under_their_policies(client, tea
     db.session.commit()
     page = client.get("/messages/contact-gaps").get_data(as_text=True)
     assert "Nothing is missing" in page
+
+
+def test_resending_a_message_that_is_gone_is_not_found(client, outbox):
+    signed_in(client, outbox.t.head)
+    token = csrf_token(client.get("/messages").get_data(as_text=True))
+    for message_id in (outbox.elsewhere.id, MAX_ID):
+        response = client.post(f"/messages/{message_id}/resend", data={"csrf_token": token})
+        assert response.status_code == 404
+        assert "Page not found" in response.get_data(as_text=True)
+    assert reloaded(outbox.elsewhere).status is MessageStatus.FAILED
+
+
+def test_the_list_runs_as_many_statements_however_many_rows_it_shows(
+    client, outbox, make, statements
+):
+    signed_in(client, outbox.t.head)
+    before = statements(client, "/messages")
+    for _ in range(5):
+        other = make.enrolment(programme=outbox.t.programme)
+        make.outbox_message(other, status=MessageStatus.FAILED)
+    db.session.commit()
+    assert statements(client, "/messages") == before
