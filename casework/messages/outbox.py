@@ -333,23 +333,26 @@ def contact_gaps(user: User, today: date | None = None) -> list[LearnerGaps]:
             )
         )
 
+    # The learners' letters whoever keeps their contacts sees (an administration officer sees no
+    # case, but fixes the address): the case is linked only for those who may open it.
+    seen_enrolments = scope.visible_enrolments(user).with_only_columns(Enrolment.id)
     seen_cases = scope.visible_cases(user).with_only_columns(Case.id)
     unsent = db.session.execute(
-        select(LetterJob, Learner)
+        select(LetterJob, Learner, Case.id.in_(seen_cases))
         .join(Case, Case.id == LetterJob.case_id)
         .join(Enrolment, Enrolment.id == Case.enrolment_id)
         .join(Learner, Learner.id == Enrolment.learner_id)
-        .where(LetterJob.channel == "none", LetterJob.case_id.in_(seen_cases))
+        .where(LetterJob.channel == "none", Case.enrolment_id.in_(seen_enrolments))
         .order_by(LetterJob.id)
     ).all()
-    for job, learner in unsent:
+    for job, learner, case_seen in unsent:
         to = RECIPIENT_WORDS.get(job.recipient_kind, "a contact")
         gaps_of(learner).append(
             Gap(
                 f"A {job.template.replace('_', ' ')} letter to {to} has no postal address or "
                 "email address",
                 "The letter cannot reach them until one is added.",
-                case_id=job.case_id,
+                case_id=job.case_id if case_seen else None,
             )
         )
 

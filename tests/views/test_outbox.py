@@ -388,6 +388,10 @@ def test_contact_gaps_say_what_is_missing_why_and_where_to_fix_it(client, new_cl
     assert f"The policy sends an email on later absences. ({outbox.t.programme.title})" in page
     assert "No contact for a parent or carer has a phone number" not in page
     assert f'href="/learners/{learner.id}#contacts"' in page
+    # The officer who keeps the programme's contacts sees the letter too, but not its case.
+    page = signed_in(new_client(), outbox.officer).get("/messages/contact-gaps").text
+    assert "letter to the learner has no postal address or email address" in page
+    assert f'href="/cases/{job.case_id}#letters"' not in page
     # Another head sees none of it.
     other = signed_in(new_client(), outbox.t.outsider_head).get("/messages/contact-gaps")
     assert learner.full_name not in other.get_data(as_text=True)
