@@ -22,6 +22,14 @@ def test_the_head_filters_the_messages_and_sends_a_failed_one_again(visit, outbo
     tab.check_accessible()
     tab.screenshot("messages")
 
+    tab.page.get_by_label("Written on or after").fill("yesterday")
+    tab.refused.add(f"{tab.base_url}/messages?status=&kind=&channel=&learner=&from=yesterday&to=")
+    tab.page.get_by_role("button", name="Apply filters").click()
+    problem = "Enter a date as year-month-day, for example 2026-09-07."
+    expect(tab.page.get_by_role("link", name=problem)).to_be_visible()
+    tab.check_accessible()
+    tab.screenshot("messages-bad-filter")
+    tab.page.get_by_label("Written on or after").fill("2026-09-14")
     tab.page.get_by_label("Status").select_option("failed")
     tab.page.get_by_role("button", name="Apply filters").click()
     expect(tab.page.get_by_text("1 message, the newest first")).to_be_visible()

@@ -13,10 +13,12 @@ from sqlalchemy import select
 
 from casework.extensions import db
 from casework.models import (
+    Case,
     Contact,
     ContactKind,
     DeliveryAttempt,
     Enrolment,
+    Letter,
     LetterJob,
     MessageChannel,
     MessageKind,
@@ -29,7 +31,7 @@ from casework.models import (
 )
 from casework.routing import MAX_ID
 from casework.views.messages import PER_PAGE
-from tests.case_fixtures import Team
+from tests.case_fixtures import Team, render_letters
 from tests.factories import Factory
 from tests.views.conftest import csrf_token, sign_in
 from tests.views.test_lists import table_rows
@@ -432,3 +434,28 @@ def test_the_list_runs_as_many_statements_however_many_rows_it_shows(
         make.outbox_message(other, status=MessageStatus.FAILED)
     db.session.commit()
     assert statements(client, "/messages") == before
+
+
+def test_a_letter_message_links_its_case_and_letter_for_those_who_may_open_them(
+    client, new_client, outbox, make
+):
+    job = db.session.scalars(
+        select(LetterJob).where(LetterJob.recipient_kind == "parent_carer")
+    ).first()
+    render_letters(db.session.get(Case, job.case_id))
+    letter = db.session.scalars(select(Letter).where(Letter.job_id == job.id)).one()
+    message = make.outbox_message(
+        outbox.mine,
+        outbox.parent,
+        kind=MessageKind.LETTER,
+        letter_job_id=job.id,
+        address="pat@example.org",
+    )
+    db.session.commit()
+    page = signed_in(client, outbox.t.head).get(f"/messages/{message.id}").text
+    assert f'href="/cases/{job.case_id}"' in page
+    assert f'href="/letters/{letter.id}"' in page and letter.reference in page
+    # An administration officer sees the message but not the case, nor its letter.
+    page = signed_in(new_client(), outbox.officer).get(f"/messages/{message.id}").text
+    assert f'href="/learners/{outbox.mine.learner_id}"' in page
+    assert f"/cases/{job.case_id}" not in page and letter.reference not in page
