@@ -47,6 +47,8 @@ RESEND_ROLES = (Role.ADMINISTRATOR, Role.HEAD_OF_PROGRAMME, Role.ADMINISTRATION_
 RESENDABLE = (MessageStatus.FAILED, MessageStatus.NO_ADDRESS)
 # The audit row of a resend, in the message's attempt log (no attempt was made at that time).
 RESEND_OUTCOME = "resend"
+# An attempt that handed an email to the server and never heard back (the sender's word for it).
+UNKNOWN_OUTCOME = "unknown"
 CHANNEL_FIELD = {MessageChannel.EMAIL: "email", MessageChannel.SMS: "phone"}
 CHANNEL_WORDS = {MessageChannel.EMAIL: "email address", MessageChannel.SMS: "mobile number"}
 
@@ -119,6 +121,12 @@ class MessageView:
     letter: Letter | None  # the letter attached (rendered), when there is one
     may_resend: bool
 
+    @property
+    def maybe_delivered(self) -> bool:
+        """Its last attempt may have reached the recipient: staff check before resending."""
+        tries = [a for a in self.attempts if a.outcome != RESEND_OUTCOME]
+        return bool(tries) and tries[-1].outcome == UNKNOWN_OUTCOME
+
 
 def may_resend(user: User, message: OutboxMessage) -> bool:
     return message.status in RESENDABLE and any(user.has_role(r) for r in RESEND_ROLES)
@@ -157,16 +165,17 @@ def message_view(user: User, message_id: int) -> MessageView:
     )
 
 
-def _current_address(message: OutboxMessage) -> str | None:
+def current_address(message: OutboxMessage) -> str | None:
     """The recipient's address for the message's channel as it is now: from its contact, or the
-    learner for a message to the learner; a message to staff keeps the address it had."""
-    attribute = CHANNEL_FIELD[message.channel]
-    if message.contact_id:
-        contact = db.session.get(Contact, message.contact_id)
-        return getattr(contact, attribute) if contact else None
-    if message.recipient_kind == "learner" and message.learner_id:
-        return getattr(db.session.get(Learner, message.learner_id), attribute)
-    return message.address
+    learner for a message to the learner; a message to staff or a school keeps the address it
+    had. (The same as DELIVERY's ``casework.messages.resend.current_address``: keep one.)"""
+    person: Learner | Contact | None = None
+    if message.contact_id is not None:
+        person = db.session.get(Contact, message.contact_id)
+    elif message.recipient_kind == "learner" and message.learner_id is not None:
+        person = db.session.get(Learner, message.learner_id)
+    value = message.address if person is None else getattr(person, CHANNEL_FIELD[message.channel])
+    return (value or "").strip() or None
 
 
 def resend(message_id: int, by_staff: User) -> OutboxMessage:
@@ -182,8 +191,8 @@ def resend(message_id: int, by_staff: User) -> OutboxMessage:
         )
     if message.status not in RESENDABLE:
         raise GuardFailed(_not_resendable(message))
-    address = (_current_address(message) or "").strip()
-    if not address:
+    address = current_address(message)
+    if address is None:
         raise GuardFailed(
             f"{message.recipient_name} still has no {CHANNEL_WORDS[message.channel]}: add it on "
             "the learner's page, then send the message again."

@@ -40,7 +40,12 @@ KINDS = {
     MessageKind.REPORT: "Report",
 }
 CHANNELS = {MessageChannel.EMAIL: "Email", MessageChannel.SMS: "Text message"}
-OUTCOMES = {"sent": "Sent", "failed": "Failed", outbox.RESEND_OUTCOME: "Sent again by staff"}
+OUTCOMES = {
+    "sent": "Sent",
+    "failed": "Failed",
+    outbox.UNKNOWN_OUTCOME: "Not known: it may have been delivered",
+    outbox.RESEND_OUTCOME: "Sent again by staff",
+}
 MAX_REF = 40  # Learner.learner_ref's length
 
 

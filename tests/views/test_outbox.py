@@ -239,6 +239,7 @@ def test_the_message_page_shows_its_cause_and_every_attempt(client, outbox):
     assert page.count("The number is not in service") == 3  # the last error and two attempts
     assert "14 September 2026, 11:00" in page  # the first attempt, in UK time (BST)
     assert "Send the message again" in page
+    assert "may have reached" not in page  # its attempts failed: nothing was delivered
 
 
 @pytest.mark.parametrize("who", ["mentor", "head"])
@@ -459,3 +460,12 @@ def test_a_letter_message_links_its_case_and_letter_for_those_who_may_open_them(
     page = signed_in(new_client(), outbox.officer).get(f"/messages/{message.id}").text
     assert f'href="/learners/{outbox.mine.learner_id}"' in page
     assert f"/cases/{job.case_id}" not in page and letter.reference not in page
+
+
+def test_a_message_that_may_have_been_delivered_warns_before_it_is_sent_again(client, outbox, make):
+    make.delivery_attempt(outbox.failed, "unknown", error="the sender stopped after handing it")
+    db.session.commit()
+    page = signed_in(client, outbox.t.head).get(f"/messages/{outbox.failed.id}").text
+    assert "Not known: it may have been delivered" in page
+    assert "The last attempt may have reached Pat Parent: check with them" in page
+    assert "Send the message again" in page
