@@ -425,16 +425,18 @@ def test_resending_a_message_that_is_gone_is_not_found(client, outbox):
     assert reloaded(outbox.elsewhere).status is MessageStatus.FAILED
 
 
-def test_the_list_runs_as_many_statements_however_many_rows_it_shows(
+def test_the_pages_run_as_many_statements_however_many_rows_they_show(
     client, outbox, make, statements
 ):
     signed_in(client, outbox.t.head)
-    before = statements(client, "/messages")
+    pages = ("/messages", "/messages/contact-gaps")
+    before = [statements(client, path) for path in pages]
     for _ in range(5):
         other = make.enrolment(programme=outbox.t.programme)
-        make.outbox_message(other, status=MessageStatus.FAILED)
+        parent = make.contact(other.learner, ContactKind.PARENT_CARER, phone="07700 900009")
+        make.outbox_message(other, parent, status=MessageStatus.NO_ADDRESS)
     db.session.commit()
-    assert statements(client, "/messages") == before
+    assert [statements(client, path) for path in pages] == before
 
 
 def test_a_letter_message_links_its_case_and_letter_for_those_who_may_open_them(
