@@ -241,28 +241,30 @@ class Need:
     recipient_kind: str  # learner, parent_carer, employer, main_school
     attribute: str  # "email" or "phone" (of the contact or the learner)
     why: str
+    # Only where the learner has such a contact (a notice "to employer" reaches apprentices'
+    # employers: a learner with none is not an apprentice, and nothing is missing).
+    if_any: bool = False
+
+
+HOW = {"sms": "a text message", "email": "an email", "phone": "a phone call"}
+OCCASIONS = {
+    "first_in_period": "the first absence",
+    "later_in_period": "later absences",
+    "every": "every absence",
+}
 
 
 def message_needs(rules: PolicyRules, age: int) -> list[Need]:
-    """The contact details a learner of ``age`` under ``rules`` needs for the policy's messages.
-
-    The one place that reads the policy for this: it derives from ``[contacts]`` until the
-    ``[[notices]]`` rules are merged, then should read those instead."""
+    """The contact details a learner of ``age`` under ``rules`` needs for the policy's messages:
+    the one place that reads the policy for this. Absence notices come from ``[[notices]]``
+    where the rules have them (the NOTICES branch), else from the older ``[contacts]`` keys; the
+    schools' reports from ``[contacts]``."""
     contacts = rules.contacts
-    needs = []
-    absence_to = "parent_carer" if age < contacts.parent_carer_under_age else "learner"
-    for notice, when in (
-        (contacts.first_absence_notice, "the first absence"),
-        (contacts.later_absence_notice, "later absences"),
-    ):
-        if notice:
-            attribute = "email" if notice == "email" else "phone"
-            how = {"sms": "a text message", "email": "an email", "phone": "a phone call"}[notice]
-            needs.append(Need(absence_to, attribute, f"The policy sends {how} on {when}."))
-    if contacts.employer_told_of_unauthorised_absence:
-        needs.append(
-            Need("employer", "email", "The policy emails the employer of unauthorised absences.")
-        )
+    adult = age >= contacts.parent_carer_under_age
+    notices = getattr(rules, "notices", None)
+    needs = (
+        _needs_of_notices(notices, adult) if notices is not None else _needs_of_keys(rules, adult)
+    )
     if contacts.main_school_told_by:
         needs.append(
             Need(
@@ -285,10 +287,55 @@ def message_needs(rules: PolicyRules, age: int) -> list[Need]:
     for need in needs:
         key = (need.recipient_kind, need.attribute)
         if key in unique:
-            unique[key] = Need(*key, f"{unique[key].why} {need.why}")
+            was = unique[key]
+            unique[key] = Need(*key, f"{was.why} {need.why}", was.if_any and need.if_any)
         else:
             unique[key] = need
     return list(unique.values())
+
+
+def _needs_of_keys(rules: PolicyRules, adult: bool) -> list[Need]:
+    """From ``[contacts]`` first_absence_notice / later_absence_notice (to the parent or carer
+    under the policy's age, else the learner) and employer_told_of_unauthorised_absence."""
+    contacts = rules.contacts
+    needs = []
+    for notice, occasion in (
+        (contacts.first_absence_notice, "first_in_period"),
+        (contacts.later_absence_notice, "later_in_period"),
+    ):
+        if notice:
+            needs.append(
+                Need(
+                    "learner" if adult else "parent_carer",
+                    "email" if notice == "email" else "phone",
+                    f"The policy sends {HOW[notice]} on {OCCASIONS[occasion]}.",
+                )
+            )
+    if contacts.employer_told_of_unauthorised_absence:
+        needs.append(
+            Need("employer", "email", "The policy emails the employer of unauthorised absences.")
+        )
+    return needs
+
+
+def _needs_of_notices(notices, adult: bool) -> list[Need]:
+    """From ``[[notices]]``: each notice's recipients that this learner has (``learner_adult``
+    and ``parent_carer`` by age), by its channel."""
+    needs = []
+    for notice in notices:
+        occasion = OCCASIONS[notice.occasion]
+        if notice.marks == "unauthorised":
+            occasion = occasion.replace("absence", "unauthorised absence")
+        why = f"The policy sends {HOW[notice.channel]} on {occasion}."
+        attribute = "email" if notice.channel == "email" else "phone"
+        for to in notice.to:
+            if to == "learner" or (to == "learner_adult" and adult):
+                needs.append(Need("learner", attribute, why))
+            elif to == "parent_carer" and not adult:
+                needs.append(Need("parent_carer", attribute, why))
+            elif to in ("employer", "main_school"):
+                needs.append(Need(to, attribute, why, if_any=True))
+    return needs
 
 
 @dataclass(frozen=True)
@@ -395,7 +442,7 @@ def _missing(learner: Learner, need: Need) -> str | None:
     contacts = [c for c in learner.contacts if c.kind == kind]
     who = RECIPIENT_WORDS[need.recipient_kind]
     if not contacts:
-        return f"There is no contact for {who}"
+        return None if need.if_any else f"There is no contact for {who}"
     if any(getattr(c, need.attribute) for c in contacts):
         return None
     return f"No contact for {who} has {article} {words}"

@@ -3,6 +3,8 @@ for a learner under and over its parent-or-carer age (one small function, ``mess
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from casework.messages.outbox import message_needs
@@ -44,3 +46,41 @@ def test_two_notices_by_the_same_means_need_the_detail_once_and_say_both_reasons
         "The policy sends a text message on the first absence. "
         "The policy sends a text message on later absences."
     )
+
+
+def notice(channel: str, occasion: str, *to: str, marks: str = "absent") -> SimpleNamespace:
+    return SimpleNamespace(channel=channel, occasion=occasion, to=to, marks=marks)
+
+
+# The [[notices]] of 003 and 001 as the NOTICES branch writes them (their [contacts] keys gone).
+NOTICES_003 = (
+    notice("sms", "first_in_period", "parent_carer", "learner_adult", "employer"),
+    notice("email", "later_in_period", "parent_carer", "learner_adult", "employer"),
+)
+NOTICES_001 = (notice("email", "every", "employer", marks="unauthorised"),)
+
+
+@pytest.mark.parametrize(
+    ("notices", "age", "needs"),
+    [
+        (NOTICES_003, 16, {("parent_carer", "phone"), ("parent_carer", "email")}),
+        (NOTICES_003, 19, {("learner", "phone"), ("learner", "email")}),
+        (NOTICES_001, 30, set()),
+        ((), 16, set()),
+    ],
+)
+def test_with_notices_the_needs_come_from_them(notices, age, needs):
+    rules = POLICIES["000-sek"]
+    found = message_needs(SimpleNamespace(contacts=rules.contacts, notices=notices), age)
+    assert {(n.recipient_kind, n.attribute) for n in found if not n.if_any} == needs
+    # An employer is needed only by the learners who have one (apprentices).
+    employer = [n for n in found if n.recipient_kind == "employer"]
+    assert all(n.if_any for n in employer)
+    assert bool(employer) is any("employer" in n.to for n in notices)
+
+
+def test_a_notice_about_unauthorised_absence_says_so():
+    (need,) = message_needs(
+        SimpleNamespace(contacts=POLICIES["000-sek"].contacts, notices=NOTICES_001), 30
+    )
+    assert need.why == "The policy sends an email on every unauthorised absence."
