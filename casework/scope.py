@@ -15,7 +15,16 @@ from sqlalchemy.orm.interfaces import ORMOption
 
 from casework.errors import NotFound
 from casework.extensions import db
-from casework.models import Case, Enrolment, Letter, ProgrammeRole, ProgrammeStaff, Role, User
+from casework.models import (
+    Case,
+    Enrolment,
+    Letter,
+    OutboxMessage,
+    ProgrammeRole,
+    ProgrammeStaff,
+    Role,
+    User,
+)
 
 
 class ScanActor:
@@ -100,6 +109,32 @@ def visible_enrolments(user: User) -> Select[tuple[Enrolment]]:
 def visible_letters(user: User) -> Select[tuple[Letter]]:
     """A query of the stored letters on the cases ``user`` may see."""
     return select(Letter).where(Letter.case_id.in_(visible_cases(user).with_only_columns(Case.id)))
+
+
+def visible_messages(user: User) -> Select[tuple[OutboxMessage]]:
+    """A query of the outbox messages ``user`` may see: those of the programmes they lead or keep
+    registers of, and those about the learners they mentor (on that programme). A message of no
+    programme (a report to staff) is the administrators' alone."""
+    query = select(OutboxMessage)
+    if not user.active:
+        return query.where(false())
+    if user.has_role(Role.ADMINISTRATOR):
+        return query
+    conditions = []
+    for role, link in (
+        (Role.HEAD_OF_PROGRAMME, ProgrammeRole.HEAD),
+        (Role.ADMINISTRATION_OFFICER, ProgrammeRole.ADMINISTRATION),
+    ):
+        if user.has_role(role):
+            conditions.append(OutboxMessage.programme_id.in_(linked_programmes(user, link)))
+    if user.has_role(Role.TUTOR_MENTOR):
+        mentored = select(Enrolment.id).where(
+            Enrolment.mentor_id == user.id,
+            Enrolment.learner_id == OutboxMessage.learner_id,
+            Enrolment.programme_id == OutboxMessage.programme_id,
+        )
+        conditions.append(mentored.exists())
+    return query.where(or_(*conditions)) if conditions else query.where(false())
 
 
 def case_for(

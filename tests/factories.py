@@ -13,12 +13,17 @@ from casework.models import (
     CodeSet,
     Contact,
     ContactKind,
+    DeliveryAttempt,
     DeliveryMode,
     Enrolment,
     Learner,
     LearnerAccount,
     Mark,
     MarkCode,
+    MessageChannel,
+    MessageKind,
+    MessageStatus,
+    OutboxMessage,
     Policy,
     Programme,
     Role,
@@ -157,3 +162,46 @@ class Factory:
         account = LearnerAccount(learner=learner, **kw)
         account.set_password(password)
         return self._add(account)
+
+    def outbox_message(
+        self,
+        enrolment: Enrolment,
+        contact: Contact | None = None,
+        *,
+        status: MessageStatus = MessageStatus.QUEUED,
+        channel: MessageChannel = MessageChannel.EMAIL,
+        **kw: Any,
+    ) -> OutboxMessage:
+        """A message about ``enrolment``'s learner to ``contact`` (to the learner without one)."""
+        learner = enrolment.learner
+        n = next(_serial)
+        kw.setdefault(
+            "key", f"test:{n}:{channel}:" + (f"contact:{contact.id}" if contact else "learner")
+        )
+        kw.setdefault("kind", MessageKind.ABSENCE)
+        if "created_at" in kw:  # written then, and due then
+            kw.setdefault("due_at", kw["created_at"])
+        kw.setdefault("recipient_kind", contact.kind.value if contact else "learner")
+        kw.setdefault("recipient_name", contact.name if contact else learner.full_name)
+        field = "email" if channel is MessageChannel.EMAIL else "phone"
+        kw.setdefault("address", getattr(contact or learner, field))
+        kw.setdefault("subject", f"{learner.full_name} was absent today")
+        kw.setdefault("body", f"{learner.full_name} was not at today's session.")
+        return self._add(
+            OutboxMessage(
+                programme_id=enrolment.programme_id,
+                learner_id=learner.id,
+                contact_id=contact.id if contact else None,
+                status=status,
+                channel=channel,
+                **kw,
+            )
+        )
+
+    def delivery_attempt(
+        self, message: OutboxMessage, outcome: str = "failed", **kw: Any
+    ) -> DeliveryAttempt:
+        kw.setdefault("error", "550 mailbox unavailable" if outcome == "failed" else None)
+        kw.setdefault("finished_at", kw.get("started_at"))
+        message.attempts += 1
+        return self._add(DeliveryAttempt(message=message, outcome=outcome, **kw))

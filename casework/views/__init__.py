@@ -21,6 +21,7 @@ def register_blueprints(app: Flask) -> None:
         learner,
         learners,
         letters,
+        messages,
         registers,
         staff,
     )
@@ -60,6 +61,7 @@ def register_blueprints(app: Flask) -> None:
         learners.bp,
         registers.bp,
         letters.bp,
+        messages.bp,
         learner.bp,
     ):
         app.register_blueprint(blueprint)

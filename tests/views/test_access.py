@@ -22,6 +22,8 @@ from casework.models import (
     Letter,
     LetterJob,
     Mark,
+    MessageStatus,
+    OutboxMessage,
     Programme,
     ProgrammeRole,
     ProgrammeStaff,
@@ -46,6 +48,9 @@ def _records(enrolment: Enrolment) -> dict[str, int | str]:
         select(Letter).where(Letter.case_id == case.id, Letter.recipient_kind == "learner")
     ).first()
     mark = db.session.scalars(select(Mark).where(Mark.enrolment_id == enrolment.id)).first()
+    message = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.learner_id == enrolment.learner_id)
+    ).one()
     return {
         "case_id": case.id,
         "enrolment_id": enrolment.id,
@@ -55,6 +60,7 @@ def _records(enrolment: Enrolment) -> dict[str, int | str]:
         "job_id": letter.job_id,
         "mark_id": mark.id,
         "session_id": mark.session_id,
+        "message_id": message.id,
         "event": "give_verbal_warning",  # a step of the case page's: one the own case can take
     }
 
@@ -75,7 +81,14 @@ def world(team, make, clock) -> World:
         mentor_id=t.other_mentor.id,
     )
     for enrolment in (own, other):
-        make.contact(enrolment.learner, ContactKind.PARENT_CARER, name="Pat", address="1 Road")
+        parent = make.contact(
+            enrolment.learner,
+            ContactKind.PARENT_CARER,
+            name="Pat",
+            address="1 Road",
+            email="p@x.org",
+        )
+        make.outbox_message(enrolment, parent, status=MessageStatus.FAILED)
         day = t.mark(enrolment, "PPPPPPPPUU")
     clock(day)
     run_scan(day)
@@ -146,6 +159,7 @@ TABLES = {
     "job_id": LetterJob,
     "mark_id": Mark,
     "session_id": Session,
+    "message_id": OutboxMessage,
 }
 CSRF = re.compile(r'name="csrf_token" value="[^"]*"')
 
