@@ -168,7 +168,7 @@ def message_view(user: User, message_id: int) -> MessageView:
 def current_address(message: OutboxMessage) -> str | None:
     """The recipient's address for the message's channel as it is now: from its contact, or the
     learner for a message to the learner; a message to staff or a school keeps the address it
-    had. (The same as DELIVERY's ``casework.messages.resend.current_address``: keep one.)"""
+    had."""
     person: Learner | Contact | None = None
     if message.contact_id is not None:
         person = db.session.get(Contact, message.contact_id)

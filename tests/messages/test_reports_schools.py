@@ -3,6 +3,7 @@ minutes of the start; 004's daily report by 9:15 with every student, and its cal
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from casework.extensions import db
+from casework.messages import reports
 from casework.messages.reports import build, build_due
 from casework.models import (
     MessageKind,
@@ -247,3 +249,45 @@ def test_a_build_that_loses_a_race_finds_the_winners_report(team, make, pupil, m
     assert report.title == "built by the other process"
     assert db.session.scalar(select(func.count(Report.id))) == 1
     assert _messages() == []  # the winner queues its own messages
+
+
+def test_send_due_builds_the_reports_that_are_due_then_sends_them(ap_session, runner):
+    with time_machine.travel(uk(2026, 12, 1, 10, 20), tick=False):
+        result = runner.invoke(args=["send-due"])
+        again = runner.invoke(args=["send-due"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        "Reports built: 2 (session_present_absent).\n"
+        "Outbox: sent 2, failed 0, retrying 0, cancelled 0.\n"
+    )
+    assert again.output == "Outbox: sent 0, failed 0, retrying 0, cancelled 0.\n"
+
+
+def test_a_programme_whose_reports_fail_keeps_no_other_school_waiting(
+    ap_session, team, pupil, make, runner, monkeypatch
+):
+    broken = team("002-ap-schools")
+    pupil(broken, "Elsewhere")
+    make.session(broken.programme, START, title="Art")
+    db.session.commit()
+    kind = reports.KINDS["session_present_absent"]
+
+    def builder(programme, *args):
+        if programme.id == broken.programme.id:
+            raise RuntimeError("a fault in this programme's data")
+        return kind.builder(programme, *args)
+
+    kind_name = "session_present_absent"
+    monkeypatch.setitem(reports.KINDS, kind_name, replace(kind, builder=builder))
+    with time_machine.travel(uk(2026, 12, 1, 10, 20), tick=False):
+        result = runner.invoke(args=["send-due"])
+
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Reports built: 2 ({kind_name}).\n"
+        "Outbox: sent 2, failed 0, retrying 0, cancelled 0.\n"
+        f"Error: Reports: the reports due for {broken.programme.code} could not be built (the log "
+        "says why); the next run tries again.\n"
+    )
+    assert db.session.scalar(select(func.count()).select_from(Report)) == 2
