@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formataddr, make_msgid
+from functools import cached_property
 from typing import Any, Protocol
 
 from casework.models import MessageChannel
@@ -173,19 +174,23 @@ class SmtpTransport:
     def already_sent(self, outgoing: Outgoing) -> str | None:
         return None  # SMTP cannot be asked
 
+    @cached_property
+    def _tls(self) -> ssl.SSLContext:
+        # The server's certificate is always checked, against the system's CAs (and ca_file).
+        # Made once: loading the CAs costs more than a message on a local relay.
+        return ssl.create_default_context(cafile=self.settings.ca_file)
+
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
-        # The server's certificate is always checked, against the system's CAs (and ca_file).
-        context = ssl.create_default_context(cafile=s.ca_file)
         if s.security == "tls":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                s.host, s.port, timeout=s.timeout, context=context
+                s.host, s.port, timeout=s.timeout, context=self._tls
             )
         else:
             smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
         try:
             if s.security == "starttls":
-                smtp.starttls(context=context)
+                smtp.starttls(context=self._tls)
             if s.username:
                 smtp.login(s.username, s.password or "")
         except BaseException:
