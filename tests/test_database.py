@@ -9,7 +9,16 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, inspect, select
 
 from casework.extensions import db
-from casework.models import LetterApproval, LetterJob, MarkCode, Policy
+from casework.messages.sender import send_due
+from casework.models import (
+    LetterApproval,
+    LetterJob,
+    MarkCode,
+    MessageChannel,
+    MessageStatus,
+    OutboxMessage,
+    Policy,
+)
 from tests.api.conftest import opened  # noqa: F401  (a case the scan opened, with letter jobs)
 
 
@@ -54,3 +63,36 @@ def test_the_letter_approval_migration_goes_down_and_up_again(app_context, opene
     with db.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
     assert differences == []
+
+
+def test_letters_recorded_for_email_before_the_outbox_are_not_emailed_after_it(
+    app_context,
+    opened,  # noqa: F811
+):
+    """0012: an email letter job recorded before casework sent email gets a cancelled message
+    saying why (staff may have sent it by hand), so the first send-due emails nothing old."""
+    _t, case = opened
+    job = db.session.scalars(select(LetterJob).where(LetterJob.case_id == case.id)).first()
+    job.channel = "email"
+    case.enrolment.learner.email = "sam@example.org"
+    job_id, programme_id = job.id, case.enrolment.programme_id
+    db.session.commit()
+    directory = current_app.extensions["migrate"].directory
+    db.session.remove()
+    try:
+        downgrade(directory=directory, revision="0011")
+    finally:
+        upgrade(directory=directory)
+
+    (message,) = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.letter_job_id == job_id)
+    )
+    assert (message.key, message.status, message.channel) == (
+        f"letter:job:{job_id}",
+        MessageStatus.CANCELLED,
+        MessageChannel.EMAIL,
+    )
+    assert message.reason.startswith("Recorded before casework sent letters by email")
+    assert message.programme_id == programme_id
+    assert send_due().sent == 0
+    assert db.session.get(OutboxMessage, message.id).status == MessageStatus.CANCELLED
