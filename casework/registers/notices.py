@@ -137,26 +137,6 @@ def queue_absence_notices(import_id: int, now: datetime) -> NoticeSummary:
     return NoticeSummary(len(rows) - no_address, no_address, cancelled)
 
 
-def unexplained_on(day: date, programme_id: int | None = None) -> list[int]:
-    """The marks of ``day``'s sessions (of ``programme_id``, or all) that are unauthorised
-    absences as stored now, arrivals after the close excepted: nobody has explained them (a
-    parent's report is recorded as an authorised code). For first-day calling lists, read after
-    the parents' deadline (004: 9:00)."""
-    start = datetime.combine(day, time.min)
-    query = (
-        select(Mark.id)
-        .join(Session, Session.id == Mark.session_id)
-        .join(MarkCode, MarkCode.id == Mark.code_id)
-        .where(Session.starts_at >= start, Session.starts_at < start + timedelta(days=1))
-        .where(MarkCode.category == MarkCategory.UNAUTHORISED.value)
-        .where(_not_arrival())
-        .order_by(Mark.id)
-    )
-    if programme_id is not None:
-        query = query.where(Session.programme_id == programme_id)
-    return list(db.session.scalars(query))
-
-
 # --- reading -------------------------------------------------------------------------------------
 
 
@@ -510,4 +490,4 @@ def _local(moment: datetime) -> datetime:
     return _utc(moment).astimezone(LOCAL_ZONE)
 
 
-__all__ = ["NoticeSummary", "queue_absence_notices", "unexplained_on"]
+__all__ = ["NoticeSummary", "queue_absence_notices"]
