@@ -20,13 +20,17 @@ import io
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, distinct, func, select
 from werkzeug.security import generate_password_hash
 
 from casework.cases.service import act
 from casework.extensions import db
+from casework.fields import UK
+from casework.messages.reports import NAMES, build
+from casework.messages.sender import SendSummary, send_due
+from casework.messages.transports import LogTransport
 from casework.models import (
     Case,
     CodeSet,
@@ -36,6 +40,9 @@ from casework.models import (
     Enrolment,
     Learner,
     LearnerAccount,
+    MessageChannel,
+    MessageStatus,
+    OutboxMessage,
     Policy,
     Programme,
     ProgrammeRole,
@@ -50,6 +57,7 @@ from casework.models import (
 from casework.policies import document_sha256, validated
 from casework.policies.rules import rules_of
 from casework.registers.importing import COLUMNS, import_register
+from casework.registers.notices import queue_absence_notices
 from casework.tokens import create_token
 
 DEMO_PASSWORD = "casework-demo"
@@ -974,3 +982,32 @@ def staff_tokens(sign_ins: Iterable[SignIn]) -> list[tuple[SignIn, str]]:
         for sign_in in sign_ins
         if sign_in.role != "learner"
     ]
+
+
+@dataclass(frozen=True)
+class DemoMessages:
+    alerts: int  # absence alerts queued for the last register day
+    reports: int  # reports built for that day
+    outbox: SendSummary  # what send-due did with them (logged: the demo sends nothing)
+    gaps: int  # messages held for want of an address (the contact gaps page lists them)
+
+
+def demo_messages(summary: DemoSummary) -> DemoMessages:
+    """The last register day's messages as if casework had been running that day: the absence
+    alerts its marks call for, the reports due that day, and a send-due run through the
+    development transports, which log instead of sending (the demo's addresses are made up, and
+    it never uses a configured SMTP server or Notify key)."""
+    day = summary.last_session_day
+    evening = datetime.combine(day, time(18), UK).astimezone(UTC)
+    alerts = queue_absence_notices(summary.register_import_id, evening)
+    db.session.commit()
+    built = [r for name in NAMES for r in build(name, day, now=evening, queue=True)]
+    outbox = send_due(
+        transports={channel: LogTransport(channel) for channel in MessageChannel},
+    )
+    gaps = db.session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.status == MessageStatus.NO_ADDRESS)
+    )
+    return DemoMessages(alerts.queued + alerts.no_address, len(built), outbox, gaps or 0)

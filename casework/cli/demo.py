@@ -12,7 +12,13 @@ from flask.cli import with_appcontext
 from casework.cases.scan import run_scan
 from casework.cli.letters import render_waiting
 from casework.database import reset_database
-from casework.demo import build_demo, flag_for_safeguarding, programme_summaries, staff_tokens
+from casework.demo import (
+    build_demo,
+    demo_messages,
+    flag_for_safeguarding,
+    programme_summaries,
+    staff_tokens,
+)
 from casework.extensions import db
 from casework.models import Role, academic_year_label
 
@@ -68,6 +74,12 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     rendered, failed = render_waiting(workers=os.cpu_count() or 1)
     retry = f"; {failed} failed (casework render-letters retries them)" if failed else ""
     click.echo(f"  {rendered} letters rendered{retry}")
+    day = demo_messages(summary)
+    click.echo(
+        f"  messages for {summary.last_session_day:%d/%m/%Y}: {day.alerts} absence alerts, "
+        f"{day.reports} reports; send-due (logged, not sent): {day.outbox}; "
+        f"{day.gaps} held for want of an address"
+    )
 
     base = f"http://{host}:{port}"
     click.echo(
