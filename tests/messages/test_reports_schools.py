@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from casework.extensions import db
 from casework.messages import reports
 from casework.messages.reports import build, build_due
+from casework.messages.sender import send_due
 from casework.models import (
     MessageKind,
     MessageStatus,
@@ -291,3 +292,24 @@ def test_a_programme_whose_reports_fail_keeps_no_other_school_waiting(
         "says why); the next run tries again.\n"
     )
     assert db.session.scalar(select(func.count()).select_from(Report)) == 2
+
+
+def test_004_the_daily_report_reaches_each_main_school_before_9_15(nxt_day, mailbox, transports):
+    """Built at 09:05 and sent by the same send-due run to a real SMTP server: each school gets
+    its own report, the CSV and PDF attached byte for byte as stored, before 9:15."""
+    at = uk(2026, 12, 1, 9, 5)
+    build_due(at)
+    send_due(at, transports=transports)
+
+    for school in (SCHOOL_A, SCHOOL_B):
+        (message,) = [m for m in _messages() if m.address == school]
+        report = db.session.get(Report, message.report_id)
+        assert report.name == "main_school_daily"
+        assert message.status is MessageStatus.SENT
+        assert message.sent_at < datetime(2026, 12, 1, 9, 15, tzinfo=UTC)
+        (email,) = mailbox.to(school)
+        attached = {
+            part.get_content_type(): part.get_payload(decode=True)
+            for part in email.iter_attachments()
+        }
+        assert attached == {"text/csv": report.csv, "application/pdf": report.pdf}
