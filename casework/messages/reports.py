@@ -302,6 +302,15 @@ def _store(table: Table, now: datetime) -> Report:
     return report
 
 
+def _body(table: Table) -> str:
+    count = len(table.rows)
+    held = "Nothing to report." if not count else f"{count} {'line' if count == 1 else 'lines'}."
+    return (
+        f"{table.title}\n\n{table.author}: {held} The report is attached as a CSV file "
+        "(for a spreadsheet) and as a PDF (to read or print)."
+    )
+
+
 def _queue(report: Report, table: Table, now: datetime) -> None:
     for recipient in table.recipients:
         fields = dict(
@@ -315,10 +324,7 @@ def _queue(report: Report, table: Table, now: datetime) -> None:
             recipient_name=recipient.name[:200],
             address=recipient.address,
             subject=table.title[:200],
-            body=(
-                f"{table.title}\n\n{table.author}: {len(table.rows)} rows. The report is "
-                "attached as a CSV file and as a PDF."
-            ),
+            body=_body(table),
             report_id=report.id,
             due_at=now,
             next_attempt_at=now,

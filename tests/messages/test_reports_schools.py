@@ -313,3 +313,9 @@ def test_004_the_daily_report_reaches_each_main_school_before_9_15(nxt_day, mail
             for part in email.iter_attachments()
         }
         assert attached == {"text/csv": report.csv, "application/pdf": report.pdf}
+
+
+def test_a_report_email_says_how_much_it_holds(ap_session):
+    build_due(uk(2026, 12, 1, 10, 20))
+    counts = sorted(m.body.split("\n\n")[1].split(": ", 1)[1][:8] for m in _messages())
+    assert counts == ["1 line. ", "2 lines."]
