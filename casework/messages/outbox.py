@@ -246,7 +246,7 @@ class Need:
     if_any: bool = False
 
 
-HOW = {"sms": "a text message", "email": "an email", "phone": "a phone call"}
+HOW = {"sms": "a text message", "email": "an email"}
 OCCASIONS = {
     "first_in_period": "the first absence",
     "later_in_period": "later absences",
@@ -256,15 +256,11 @@ OCCASIONS = {
 
 def message_needs(rules: PolicyRules, age: int) -> list[Need]:
     """The contact details a learner of ``age`` under ``rules`` needs for the policy's messages:
-    the one place that reads the policy for this. Absence notices come from ``[[notices]]``
-    where the rules have them (the NOTICES branch), else from the older ``[contacts]`` keys; the
+    the one place that reads the policy for this. Absence notices come from ``[[notices]]``, the
     schools' reports from ``[contacts]``."""
     contacts = rules.contacts
     adult = age >= contacts.parent_carer_under_age
-    notices = getattr(rules, "notices", None)
-    needs = (
-        _needs_of_notices(notices, adult) if notices is not None else _needs_of_keys(rules, adult)
-    )
+    needs = _needs_of_notices(rules.notices, adult)
     if contacts.main_school_told_by:
         needs.append(
             Need(
@@ -292,30 +288,6 @@ def message_needs(rules: PolicyRules, age: int) -> list[Need]:
         else:
             unique[key] = need
     return list(unique.values())
-
-
-def _needs_of_keys(rules: PolicyRules, adult: bool) -> list[Need]:
-    """From ``[contacts]`` first_absence_notice / later_absence_notice (to the parent or carer
-    under the policy's age, else the learner) and employer_told_of_unauthorised_absence."""
-    contacts = rules.contacts
-    needs = []
-    for notice, occasion in (
-        (contacts.first_absence_notice, "first_in_period"),
-        (contacts.later_absence_notice, "later_in_period"),
-    ):
-        if notice:
-            needs.append(
-                Need(
-                    "learner" if adult else "parent_carer",
-                    "email" if notice == "email" else "phone",
-                    f"The policy sends {HOW[notice]} on {OCCASIONS[occasion]}.",
-                )
-            )
-    if contacts.employer_told_of_unauthorised_absence:
-        needs.append(
-            Need("employer", "email", "The policy emails the employer of unauthorised absences.")
-        )
-    return needs
 
 
 def _needs_of_notices(notices, adult: bool) -> list[Need]:

@@ -407,7 +407,7 @@ def test_an_employer_and_main_school_need_email_under_their_policies(client, tea
     db.session.commit()
     page = signed_in(client, t.head).get("/messages/contact-gaps").get_data(as_text=True)
     assert "No contact for the employer has an email address" in page
-    assert "The policy emails the employer of unauthorised absences." in page
+    assert "The policy sends an email on every unauthorised absence." in page
 
     make.contact(apprentice.learner, ContactKind.EMPLOYER, name="Acme HR", email="hr@acme.test")
     db.session.commit()
