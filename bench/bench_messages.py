@@ -326,10 +326,12 @@ def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
                 say("the day's reports, each for every programme whose policy calls for it")
                 names, per_report = Counter(), {}
                 rows_in = 0
+                pdf_clock = PhaseClock()
                 for name in reports_module.NAMES:
-                    seconds, built = stopwatch(
-                        lambda name=name: reports_module.build(name, day, queue=True)
-                    )
+                    with pdf_clock.watching(reports_module, {"report_pdf": "pdf"}):
+                        seconds, built = stopwatch(
+                            lambda name=name: reports_module.build(name, day, queue=True)
+                        )
                     if built:
                         per_report[name] = seconds
                         names[name] = len(built)
@@ -347,6 +349,7 @@ def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
                 say(f"  {figures_seconds:.2f} s for {len(figures):,} enrolments")
                 results.update(
                     reports_seconds=seconds,
+                    reports_pdf_seconds=pdf_clock.seconds["pdf"],
                     report_seconds=per_report,
                     reports=dict(names),
                     report_rows=rows_in,
@@ -378,7 +381,8 @@ def report(r: dict[str, Any]) -> str:
             f" {send_rate / bare_rate:.2f}x its speed |",
             f"| the day's reports ({', '.join(r['reports'])}) |"
             f" {sum(r['reports'].values())} reports,"
-            f" {r['report_rows']:,} rows in {r['reports_seconds']:.2f} s | figures of every"
+            f" {r['report_rows']:,} rows in {r['reports_seconds']:.2f} s (PDF"
+            f" {r['reports_pdf_seconds']:.2f} s) | figures of every"
             f" enrolment {r['figures_seconds']:.2f} s |"
             f" {r['reports_seconds'] / r['figures_seconds']:.2f}x |",
         ]
