@@ -216,6 +216,18 @@ def _fresh_absences(
 def _absences_in(
     import_id: int, session_ids: list[int], programmes: dict[int, PolicyRules]
 ) -> Iterator[_Absence]:
+    # The import's marks of these sessions by their ids first: within the import's transaction
+    # PostgreSQL's statistics have none of them yet, and planned the whole query below for one
+    # row (a join that read every session once per mark: 6 s at 2.4 million marks). Looked up
+    # by primary key in chunks, each chunk is planned for the rows it has.
+    mark_ids = db.session.scalars(
+        select(Mark.id).where(Mark.session_id.in_(session_ids), Mark.import_id == import_id)
+    ).all()
+    for chunk in _chunks(mark_ids):
+        yield from _absences_of(chunk, programmes)
+
+
+def _absences_of(mark_ids: list[int], programmes: dict[int, PolicyRules]) -> Iterator[_Absence]:
     query = (
         select(
             Mark.id,
@@ -242,8 +254,7 @@ def _absences_in(
         .join(MarkCode, MarkCode.id == Mark.code_id)
         .join(Enrolment, Enrolment.id == Mark.enrolment_id)
         .join(Learner, Learner.id == Enrolment.learner_id)
-        .where(Mark.session_id.in_(session_ids))
-        .where(Mark.import_id == import_id)
+        .where(Mark.id.in_(mark_ids))
         .where(MarkCode.category.in_(_ABSENT))
         .where(_not_arrival())
         .order_by(Mark.id)
