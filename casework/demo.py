@@ -863,12 +863,16 @@ def _parent(people: _People, learner: Learner) -> Contact:
     home = (
         _Address(learner.address or "", learner.postcode or "") if same_home else people.address()
     )
+    email, phone = people.email(given, family, "example.net"), people.phone()
+    # A few parents gave no mobile number: the contact gaps page has something to show.
+    if len(given + family) % 7 == 0:
+        phone = None
     return Contact(
         kind=ContactKind.PARENT_CARER,
         name=f"{given} {family}",
         relationship_to_learner=relationship,
-        email=people.email(given, family, "example.net"),
-        phone=people.phone(),
+        email=email,
+        phone=phone,
         address=home.lines,
         postcode=home.postcode,
         notify_by_sms=True,
