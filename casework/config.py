@@ -10,6 +10,8 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from casework.logs import configure_logging
+
 
 def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs given in the common driverless form."""
@@ -37,11 +39,22 @@ def configure(app: Flask, config: Mapping[str, Any] | None) -> None:
         # The largest request body taken (413 beyond): the register upload page takes files of
         # up to 5 MB, and 10,000 marks, the most one API call takes, come to under 4 MB.
         MAX_CONTENT_LENGTH=10 * 2**20,
+        # Logs: "text" for a terminal, "json" (one object a line) for a log collector.
+        LOG_FORMAT="text",
+        LOG_LEVEL="INFO",
+        # Redis, when set: /health checks it (and the job queue uses it).
+        REDIS_URL=None,
+        # `casework serve` (gunicorn): None is 2 x CPU cores + 1 workers; seconds a request may
+        # take before its worker is restarted, and a stopping worker has to finish its requests.
+        WEB_WORKERS=None,
+        WEB_TIMEOUT=30,
+        WEB_GRACEFUL_TIMEOUT=30,
     )
     # CASEWORK_SECRET_KEY -> SECRET_KEY, CASEWORK_DATABASE_URL -> DATABASE_URL, ...
     app.config.from_prefixed_env("CASEWORK")
     if config:
         app.config.update(config)
+    configure_logging(app)
 
     url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
     if not url:

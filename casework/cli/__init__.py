@@ -27,11 +27,23 @@ def register_commands(app: Flask) -> None:
         messages,
         registers,
         reports,
+        serve,
         tokens,
         users,
     )
 
-    for module in (database, demo, registers, users, tokens, cases, letters, messages, reports):
+    for module in (
+        database,
+        demo,
+        registers,
+        users,
+        tokens,
+        cases,
+        letters,
+        messages,
+        reports,
+        serve,
+    ):
         for command in module.COMMANDS:
             app.cli.add_command(command)
 
