@@ -43,7 +43,10 @@ def test_health_checks_the_database_for_anyone_with_one_statement(client, opened
     assert sign_in(client, t.head.email).status_code == 303
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "checks": {"database": "ok", "redis": "not configured"}}
+    assert response.json == {
+        "status": "ok",
+        "checks": {"database": "ok", "redis": "not configured"},
+    }
     assert response.headers["Cache-Control"] == "no-store"
     assert "Set-Cookie" not in response.headers  # the session neither read nor written
 
