@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from casework.serving import ServeConfigError, default_workers, server_options
+from tests.ports import unused_port
 
 SETTINGS = {
     "WEB_WORKERS": None,
@@ -75,12 +75,6 @@ def test_the_command_says_what_is_wrong_without_a_traceback(runner, monkeypatch,
     assert result.exit_code == 2 and "CASEWORK_WEB_TIMEOUT must be a whole number" in result.output
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def wait_for_health(base: str, server: subprocess.Popen) -> None:
     """Polls /health until it answers (the workers have booted), up to a deadline."""
     deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
@@ -96,7 +90,7 @@ def wait_for_health(base: str, server: subprocess.Popen) -> None:
 
 
 def test_a_real_server_with_two_workers_answers_logs_and_stops_cleanly(database_url, tmp_path):
-    port = free_port()
+    port = unused_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         key: value

@@ -287,8 +287,7 @@ def test_a_programme_whose_reports_fail_keeps_no_other_school_waiting(
 
     assert result.exit_code == 1
     assert result.stdout == (
-        f"Reports built: 2 ({kind_name}).\n"
-        "Outbox: sent 2, failed 0, retrying 0, cancelled 0.\n"
+        f"Reports built: 2 ({kind_name}).\nOutbox: sent 2, failed 0, retrying 0, cancelled 0.\n"
     )
     # After the log's lines (the fault, each message sent), the command's own word.
     assert result.stderr.endswith(

@@ -5,13 +5,13 @@ configured: 503 naming what failed, and nothing else about it)."""
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
 from casework import create_app
 from casework.extensions import db
 from casework.logs import install_log_handler
+from tests.ports import unused_port
 from tests.views.conftest import sign_in
 
 
@@ -26,13 +26,6 @@ def test_answers_anyone_with_no_statement_and_the_security_headers(client, opene
     assert response.headers["Cache-Control"] == "no-store"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-
-
-def closed_port() -> int:
-    """A port nothing listens on: one the system just gave out and took back."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_health_checks_the_database_for_anyone_with_one_statement(client, opened, statements):
@@ -61,7 +54,7 @@ def test_health_says_ok_for_redis_that_answers(client, app, redis_url, monkeypat
 @pytest.mark.parametrize(
     "redis_url",
     [
-        pytest.param(lambda: f"redis://:hunter2-secret@127.0.0.1:{closed_port()}/0", id="closed"),
+        pytest.param(lambda: f"redis://:hunter2-secret@127.0.0.1:{unused_port()}/0", id="closed"),
         pytest.param(lambda: "http://hunter2-secret@example.invalid/", id="not-a-redis-url"),
     ],
 )
@@ -77,7 +70,7 @@ def test_health_is_503_when_configured_redis_does_not_answer(client, app, monkey
     "url",
     [
         pytest.param(
-            lambda tmp: f"postgresql://casework:hunter2-secret@127.0.0.1:{closed_port()}/casework",
+            lambda tmp: f"postgresql://casework:hunter2-secret@127.0.0.1:{unused_port()}/casework",
             id="postgresql-closed-port",
         ),
         pytest.param(lambda tmp: f"sqlite:///{tmp}/no-such-folder/casework.sqlite", id="sqlite"),
