@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,7 +11,11 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from casework.logs import configure_logging
+from casework.logs import FORMATS, configure_logging
+
+
+class ConfigError(ValueError):
+    """A setting casework cannot run with; the message names it and says what it takes."""
 
 
 def normalise_database_url(url: str) -> str:
@@ -54,7 +59,7 @@ def configure(app: Flask, config: Mapping[str, Any] | None) -> None:
     app.config.from_prefixed_env("CASEWORK")
     if config:
         app.config.update(config)
-    configure_logging(app)
+    configure_logging(app, *_log_settings(app.config))
 
     url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
     if not url:
@@ -75,3 +80,15 @@ def configure(app: Flask, config: Mapping[str, Any] | None) -> None:
         # Sessions then last only as long as this process: fine for the demo, logged.
         app.config["SECRET_KEY"] = secrets.token_hex(32)
         app.logger.info("CASEWORK_SECRET_KEY is not set; using a random key for this process")
+
+
+def _log_settings(config: Mapping[str, Any]) -> tuple[str, str]:
+    log_format = str(config["LOG_FORMAT"]).lower()
+    if log_format not in FORMATS:
+        raise ConfigError(
+            f"CASEWORK_LOG_FORMAT must be one of {', '.join(FORMATS)}, not {log_format!r}"
+        )
+    level = str(config["LOG_LEVEL"]).upper()
+    if not isinstance(logging.getLevelName(level), int):
+        raise ConfigError(f"CASEWORK_LOG_LEVEL must be a logging level such as INFO, not {level!r}")
+    return log_format, level

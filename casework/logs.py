@@ -121,17 +121,9 @@ class RequestIdMiddleware:
             reset()
 
 
-def configure_logging(app: Flask) -> None:
+def configure_logging(app: Flask, log_format: str, level: str) -> None:
     """Send the app's records (the ``casework`` logger and its children) to standard error as
-    text or JSON lines (``LOG_FORMAT``), at ``LOG_LEVEL``, each with its request id."""
-    log_format = str(app.config["LOG_FORMAT"]).lower()
-    if log_format not in FORMATS:
-        raise ValueError(
-            f"CASEWORK_LOG_FORMAT must be one of {', '.join(FORMATS)}, not {log_format!r}"
-        )
-    level = str(app.config["LOG_LEVEL"]).upper()
-    if not isinstance(logging.getLevelName(level), int):
-        raise ValueError(f"CASEWORK_LOG_LEVEL is not a logging level: {level!r}")
+    text or JSON lines, each with its request id; and give each request its id."""
     install_log_handler(log_format, "DEBUG" if app.debug else level)
     app.wsgi_app = RequestIdMiddleware(app.wsgi_app)  # type: ignore[method-assign]
 

@@ -16,12 +16,13 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
+from casework.config import ConfigError
 from casework.logs import HEADER, formatter
 
 DEFAULT_BIND = "127.0.0.1:8000"
 
 
-class ServeConfigError(ValueError):
+class ServeConfigError(ConfigError):
     """A setting or option `casework serve` cannot run with; its message says which and why."""
 
 
@@ -40,9 +41,15 @@ class JsonLinesLogger(Logger):
     def access(self, resp, req, environ, request_time) -> None:
         if self.cfg.accesslog is None:
             return
+        try:
+            self.access_log.info(json.dumps(self._entry(resp, environ, request_time)))
+        except Exception:  # a log line is never worth a failed request
+            self.exception("could not write the access log line")
+
+    def _entry(self, resp, environ, request_time) -> dict[str, Any]:
         status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
-        headers = dict((name.lower(), value) for name, value in resp.headers)
-        entry = {
+        headers = {name.lower(): value for name, value in resp.headers}
+        return {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "remote_addr": environ.get("REMOTE_ADDR"),
             "method": environ.get("REQUEST_METHOD"),
@@ -57,7 +64,6 @@ class JsonLinesLogger(Logger):
             "request_id": headers.get(HEADER.lower()),
             "pid": os.getpid(),
         }
-        self.access_log.info(json.dumps(entry))
 
 
 def _whole_number(name: str, value: Any, *, least: int) -> int:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 import pytest
 
 from casework import create_app
+from casework.cli import main
+from casework.config import ConfigError
 from casework.logs import (
     HEADER,
     JsonFormatter,
@@ -96,3 +99,28 @@ def test_a_job_can_carry_an_id_and_the_json_lines_hold_it_with_the_extras():
     line = json.loads(JsonFormatter().format(record))
     assert line["request_id"] == "job-from-request-9" and line["message"] == "sent 3"
     assert line["level"] == "INFO" and line["logger"] == "tests.logs" and line["letter_id"] == 7
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "error"),
+    [
+        ("LOG_FORMAT", "xml", "CASEWORK_LOG_FORMAT must be one of text, json, not 'xml'"),
+        (
+            "LOG_LEVEL",
+            "loud",
+            "CASEWORK_LOG_LEVEL must be a logging level such as INFO, not 'LOUD'",
+        ),
+    ],
+)
+def test_a_bad_log_setting_stops_any_command_with_its_name_and_no_traceback(
+    setting, value, error, tmp_path, monkeypatch, capsys
+):
+    with pytest.raises(ConfigError, match=error):
+        create_app({"TESTING": True, setting: value})
+    monkeypatch.setenv(f"CASEWORK_{setting}", value)
+    monkeypatch.setenv("CASEWORK_DATABASE_URL", f"sqlite:///{tmp_path / 'unused.sqlite'}")
+    monkeypatch.setattr(sys, "argv", ["casework", "serve", "--help"])  # never a server
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == f"Error: {error}\n"

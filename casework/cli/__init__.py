@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import Flask
 from flask.cli import FlaskGroup
@@ -49,4 +51,10 @@ def register_commands(app: Flask) -> None:
 
 
 def main() -> None:
-    cli(prog_name="casework")
+    from casework.config import ConfigError
+
+    try:
+        cli(prog_name="casework")
+    except ConfigError as error:  # a setting the app cannot be built with: no traceback
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(2)
