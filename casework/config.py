@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -9,6 +10,12 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from casework.logs import FORMATS, configure_logging
+
+
+class ConfigError(ValueError):
+    """A setting casework cannot run with; the message names it and says what it takes."""
 
 
 def normalise_database_url(url: str) -> str:
@@ -37,11 +44,22 @@ def configure(app: Flask, config: Mapping[str, Any] | None) -> None:
         # The largest request body taken (413 beyond): the register upload page takes files of
         # up to 5 MB, and 10,000 marks, the most one API call takes, come to under 4 MB.
         MAX_CONTENT_LENGTH=10 * 2**20,
+        # Logs: "text" for a terminal, "json" (one object a line) for a log collector.
+        LOG_FORMAT="text",
+        LOG_LEVEL="INFO",
+        # Redis, when set: /health checks it (and the job queue uses it).
+        REDIS_URL=None,
+        # `casework serve` (gunicorn): None is 2 x CPU cores + 1 workers; seconds a request may
+        # take before its worker is restarted, and a stopping worker has to finish its requests.
+        WEB_WORKERS=None,
+        WEB_TIMEOUT=30,
+        WEB_GRACEFUL_TIMEOUT=30,
     )
     # CASEWORK_SECRET_KEY -> SECRET_KEY, CASEWORK_DATABASE_URL -> DATABASE_URL, ...
     app.config.from_prefixed_env("CASEWORK")
     if config:
         app.config.update(config)
+    configure_logging(app, *_log_settings(app.config))
 
     url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
     if not url:
@@ -62,3 +80,15 @@ def configure(app: Flask, config: Mapping[str, Any] | None) -> None:
         # Sessions then last only as long as this process: fine for the demo, logged.
         app.config["SECRET_KEY"] = secrets.token_hex(32)
         app.logger.info("CASEWORK_SECRET_KEY is not set; using a random key for this process")
+
+
+def _log_settings(config: Mapping[str, Any]) -> tuple[str, str]:
+    log_format = str(config["LOG_FORMAT"]).lower()
+    if log_format not in FORMATS:
+        raise ConfigError(
+            f"CASEWORK_LOG_FORMAT must be one of {', '.join(FORMATS)}, not {log_format!r}"
+        )
+    level = str(config["LOG_LEVEL"]).upper()
+    if not isinstance(logging.getLevelName(level), int):
+        raise ConfigError(f"CASEWORK_LOG_LEVEL must be a logging level such as INFO, not {level!r}")
+    return log_format, level

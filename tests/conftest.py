@@ -23,6 +23,8 @@ from tests.append_only import lifted
 from tests.factories import Factory
 
 POSTGRESQL_ENV = "CASEWORK_TEST_POSTGRESQL_URL"
+# A Redis database the tests may use (runs beside PostgreSQL in CI; database 15, kept apart).
+REDIS_TEST_URL = os.environ.get("CASEWORK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 # Reference data loaded by init-db; every other table is emptied after each test.
 KEEP_TABLES = {"mark_code", "policy", "alembic_version"}
 SHIPPED_POLICIES = {p.rules.key: p.sha256 for p in load_policies()}
@@ -40,6 +42,20 @@ def database_url(request, tmp_path_factory) -> str:
             pytest.fail(f"CI must run the PostgreSQL tests: set {POSTGRESQL_ENV}")
         pytest.skip(f"{POSTGRESQL_ENV} is not set")
     return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis; skipped where none runs, as PostgreSQL is, but failing under CI."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the Redis tests: {REDIS_TEST_URL} does not answer ({error})")
+        pytest.skip(f"Redis does not answer at {REDIS_TEST_URL}")
+    return REDIS_TEST_URL
 
 
 @pytest.fixture(scope="session")

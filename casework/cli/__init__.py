@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import Flask
 from flask.cli import FlaskGroup
@@ -27,14 +29,32 @@ def register_commands(app: Flask) -> None:
         messages,
         registers,
         reports,
+        serve,
         tokens,
         users,
     )
 
-    for module in (database, demo, registers, users, tokens, cases, letters, messages, reports):
+    for module in (
+        database,
+        demo,
+        registers,
+        users,
+        tokens,
+        cases,
+        letters,
+        messages,
+        reports,
+        serve,
+    ):
         for command in module.COMMANDS:
             app.cli.add_command(command)
 
 
 def main() -> None:
-    cli(prog_name="casework")
+    from casework.config import ConfigError
+
+    try:
+        cli(prog_name="casework")
+    except ConfigError as error:  # a setting the app cannot be built with: no traceback
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(2)

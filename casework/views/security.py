@@ -12,10 +12,12 @@ from casework.api.problems import is_api_request
 from casework.extensions import login_manager
 
 # Pages anyone may see: the overview, signing in, the design system's files, the health check.
-PUBLIC_ENDPOINTS = frozenset({"home.index", "auth.sign_in", "static", "health.check"})
+PUBLIC_ENDPOINTS = frozenset(
+    {"home.index", "auth.sign_in", "static", "health.check", "health.status"}
+)
 # Answered without looking at who is signed in (no session read, no account loaded): they are
-# no one's, and the health check must not touch the database.
-NO_ONES = frozenset({"static", "health.check"})
+# no one's, and a health check must not load an account (or, for /healthz, touch the database).
+NO_ONES = frozenset({"static", "health.check", "health.status"})
 API_DOCS = "api-docs."  # the API's docs page and OpenAPI document: public, like the API's own
 
 # No inline script or style anywhere, nothing from other sites, never in a frame.

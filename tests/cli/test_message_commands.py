@@ -18,8 +18,8 @@ def test_send_due_sends_once_and_says_what_it_did(runner, app):
     second = runner.invoke(args=["send-due"])
 
     assert first.exit_code == 0, first.output
-    assert first.output == "Outbox: sent 1, failed 0, retrying 0, cancelled 0.\n"
-    assert second.output == "Outbox: sent 0, failed 0, retrying 0, cancelled 0.\n"
+    assert first.stdout == "Outbox: sent 1, failed 0, retrying 0, cancelled 0.\n"
+    assert second.stdout == "Outbox: sent 0, failed 0, retrying 0, cancelled 0.\n"
 
 
 @pytest.mark.parametrize(

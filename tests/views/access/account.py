@@ -6,6 +6,7 @@ from tests.views.access import ROLES, SIGNED_IN, expect
 ROUTES = {
     "GET /": expect(**dict.fromkeys(ROLES, 200)),
     "GET /healthz": expect(**dict.fromkeys(ROLES, 200)),
+    "GET /health": expect(**dict.fromkeys(ROLES, 200)),
     "GET /sign-in": expect(anonymous=200, **dict.fromkeys(SIGNED_IN, 303)),
     # An empty form: its problems shown again (a signed-in person is sent on instead).
     "POST /sign-in": expect(anonymous=200, **dict.fromkeys(SIGNED_IN, 303)),
