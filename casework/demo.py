@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -1007,7 +1008,7 @@ def demo_messages(summary: DemoSummary) -> DemoMessages:
     db.session.commit()
     built = [r for name in NAMES for r in build(name, day, now=evening, queue=True)]
     outbox = send_due(
-        transports={channel: LogTransport(channel) for channel in MessageChannel},
+        transports={channel: LogTransport(channel, logging.DEBUG) for channel in MessageChannel},
     )
     gaps = db.session.scalar(
         select(func.count())

@@ -325,12 +325,14 @@ class LogTransport:
 
     can_look_up = False
 
-    def __init__(self, channel: MessageChannel) -> None:
+    def __init__(self, channel: MessageChannel, level: int = logging.INFO) -> None:
         self.channel = channel
+        self.level = level  # the demo's made-up day logs below INFO: its summary says it all
 
     def send(self, outgoing: Outgoing, handing_over: Callable[[], None] = _nothing) -> str | None:
         # No handing over to mark: a log line cannot be half written to anyone.
-        log.info(
+        log.log(
+            self.level,
             "%s to %s <%s> (not sent: no %s configured): %s [%d attachment(s)]",
             self.channel.value,
             outgoing.name,
