@@ -8,9 +8,10 @@ not found, never as forbidden, so its existence does not leak.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from functools import cache
+from typing import Any, Final
 
-from sqlalchemy import Select, false, or_, select
+from sqlalchemy import Select, bindparam, false, or_, select
 from sqlalchemy.orm.interfaces import ORMOption
 
 from casework.errors import NotFound
@@ -49,29 +50,40 @@ Actor = User | ScanActor
 
 def linked_programmes(user: User, role: ProgrammeRole) -> Select:
     """Ids of the programmes ``user`` is linked to in ``role`` (leads, or keeps registers of)."""
+    return _linked(user.id, role)
+
+
+def _linked(user_id: Any, role: ProgrammeRole) -> Select:
+    """``linked_programmes`` of the user ``user_id`` (a value or a bound parameter)."""
     return select(ProgrammeStaff.programme_id).where(
-        ProgrammeStaff.user_id == user.id, ProgrammeStaff.role == role
+        ProgrammeStaff.user_id == user_id, ProgrammeStaff.role == role
     )
 
 
 def visible_cases(user: User) -> Select[tuple[Case]]:
     """A query of the cases ``user`` may see."""
+    return _visible_cases(user.active, user.roles, user.id)
+
+
+def _visible_cases(active: bool, roles: frozenset[Role], user_id: Any) -> Select[tuple[Case]]:
+    """``visible_cases`` of an active (or not) user holding ``roles``, whose id is ``user_id``
+    (a value, or a bound parameter in a statement built once for every such user)."""
     query = select(Case)
-    if not user.active:
+    if not active:
         return query.where(false())
-    if user.has_role(Role.ADMINISTRATOR):
+    if Role.ADMINISTRATOR in roles:
         return query
     conditions = []
-    if user.has_role(Role.HEAD_OF_PROGRAMME):
+    if Role.HEAD_OF_PROGRAMME in roles:
         led = select(Enrolment.id).where(
-            Enrolment.programme_id.in_(linked_programmes(user, ProgrammeRole.HEAD))
+            Enrolment.programme_id.in_(_linked(user_id, ProgrammeRole.HEAD))
         )
         conditions.append(Case.enrolment_id.in_(led))
-    if user.has_role(Role.TUTOR_MENTOR):
+    if Role.TUTOR_MENTOR in roles:
         conditions.append(
-            Case.enrolment_id.in_(select(Enrolment.id).where(Enrolment.mentor_id == user.id))
+            Case.enrolment_id.in_(select(Enrolment.id).where(Enrolment.mentor_id == user_id))
         )
-    if user.has_role(Role.SAFEGUARDING_LEAD):
+    if Role.SAFEGUARDING_LEAD in roles:
         conditions.append(Case.safeguarding_flagged_at.is_not(None))
     return query.where(or_(*conditions)) if conditions else query.where(false())
 
@@ -141,15 +153,30 @@ def case_for(
     user: User, case_id: int, *, for_update: bool = False, options: Sequence[ORMOption] = ()
 ) -> Case:
     """Case ``case_id`` if ``user`` may see it (else ``NotFound``); ``options``: what to load
-    with it (``joinedload``...)."""
-    query = visible_cases(user).where(Case.id == case_id).options(*options)
-    if for_update:
-        # Lock the row and read it afresh: the version check must see what is committed now.
-        query = query.with_for_update().execution_options(populate_existing=True)
-    case = db.session.scalars(query).one_or_none()
+    with it (``joinedload``...), the same objects on every call (a module's constant)."""
+    query = _case_by_id(user.active, user.roles, for_update, tuple(options))
+    case = db.session.scalars(query, {"user_id": user.id, "case_id": case_id}).one_or_none()
     if case is None:
         raise NotFound(f"There is no case {case_id}.")
     return case
+
+
+@cache
+def _case_by_id(
+    active: bool, roles: frozenset[Role], for_update: bool, options: tuple[ORMOption, ...]
+) -> Select[tuple[Case]]:
+    """``case_for``'s statement, built once for each kind of user (every request reads a case
+    this way, and building the statement costs more than running it): the user and the case
+    are bound parameters."""
+    query = (
+        _visible_cases(active, roles, bindparam("user_id"))
+        .where(Case.id == bindparam("case_id"))
+        .options(*options)
+    )
+    if for_update:
+        # Lock the row and read it afresh: the version check must see what is committed now.
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return query
 
 
 def enrolment_for(user: User, enrolment_id: int) -> Enrolment:
@@ -159,6 +186,14 @@ def enrolment_for(user: User, enrolment_id: int) -> Enrolment:
     if enrolment is None:
         raise NotFound(f"There is no enrolment {enrolment_id}.")
     return enrolment
+
+
+# Whether a user heads a programme: asked on every read of a case, so built once.
+_HEADS = select(ProgrammeStaff.user_id).where(
+    ProgrammeStaff.programme_id == bindparam("programme_id"),
+    ProgrammeStaff.user_id == bindparam("user_id"),
+    ProgrammeStaff.role == ProgrammeRole.HEAD,
+)
 
 
 def case_roles(user: Actor, enrolment: Enrolment) -> frozenset[str]:
@@ -175,11 +210,7 @@ def case_roles(user: Actor, enrolment: Enrolment) -> frozenset[str]:
         roles.add("tutor_mentor")
     if user.has_role(Role.HEAD_OF_PROGRAMME):
         heads = db.session.scalar(
-            select(ProgrammeStaff.user_id).where(
-                ProgrammeStaff.programme_id == enrolment.programme_id,
-                ProgrammeStaff.user_id == user.id,
-                ProgrammeStaff.role == ProgrammeRole.HEAD,
-            )
+            _HEADS, {"programme_id": enrolment.programme_id, "user_id": user.id}
         )
         if heads is not None:
             roles.add("head_of_programme")

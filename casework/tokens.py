@@ -7,7 +7,8 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from marshmallow import Schema, ValidationError, fields, validate
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import joinedload
 
 from casework.accounts import AccountError
 from casework.extensions import db
@@ -67,11 +68,19 @@ def revoke_token(token_id: int) -> ApiToken:
     return token
 
 
+# A live token's user and their roles in one statement, built once: every API request runs it.
+_TOKEN_WITH_USER = (
+    select(ApiToken)
+    .options(joinedload(ApiToken.user).joinedload(User.role_rows))
+    .where(ApiToken.secret_sha256 == bindparam("digest"))
+)
+
+
 def user_for_secret(secret: str) -> User | None:
     """The active user a live token belongs to, or None; notes when the token was used."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.secret_sha256 == _digest(secret)))
+    token = db.session.scalars(_TOKEN_WITH_USER, {"digest": _digest(secret)}).unique().one_or_none()
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
     now = datetime.now(UTC)

@@ -7,11 +7,12 @@ tests may wipe (CI sets it); without it those tests skip.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, text
+from flask.testing import FlaskClient
+from sqlalchemy import event, select, text
 
 from casework import create_app
 from casework.database import reset_database
@@ -97,6 +98,29 @@ def app_context(app: Flask) -> Iterator[Flask]:
         stored = dict(db.session.execute(select(Policy.key, Policy.sha256)).all())
         if stored != SHIPPED_POLICIES:
             sync_reference_data()
+
+
+@pytest.fixture
+def statements(app_context) -> Callable[[FlaskClient, str], int]:
+    """``statements(client, path)``: how many SQL statements a GET of ``path`` ran (a page, or
+    an API resource through an ``ApiClient``: the N+1 check, a count must not grow with the
+    rows listed); ``statements(client, path, seen)`` also puts them in the list ``seen``."""
+
+    def count(client: FlaskClient, path: str, seen: list[str] | None = None) -> int:
+        seen = [] if seen is None else seen  # the caller's list: the statements themselves
+
+        def record(_conn, _cursor, statement, *_args) -> None:
+            seen.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            response = client.get(path)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        assert response.status_code == 200, f"{path}: {response.status_code}"
+        return len(seen)
+
+    return count
 
 
 @pytest.fixture

@@ -8,11 +8,12 @@ left out for anyone not entitled to them (docs/workflow.md, "Who sees and does w
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
 from marshmallow import Schema, fields
-from sqlalchemy import Select, false, func, select
+from sqlalchemy import Select, bindparam, false, func, select
 from sqlalchemy.orm import joinedload, undefer
 
 from casework import scope
@@ -151,13 +152,7 @@ class CaseDetailSchema(Schema):
 
 def _letters(case: Case, seq_of: dict[int, int]) -> list[dict[str, Any]]:
     """Who got (or is to get) what, and how; stored letters carry their reference."""
-    rows = db.session.execute(
-        select(LetterJob, Letter.id, Letter.reference, Contact.name)
-        .outerjoin(Letter, Letter.job_id == LetterJob.id)
-        .outerjoin(Contact, Contact.id == LetterJob.contact_id)
-        .where(LetterJob.case_id == case.id)
-        .order_by(LetterJob.id, Letter.id)
-    )
+    rows = db.session.execute(_LETTERS, {"case_id": case.id})
     learner = case.enrolment.learner.full_name
     return [
         {
@@ -195,10 +190,7 @@ def _due_row(item: DueItem, today: date) -> dict[str, Any]:
     }
 
 
-def _plan_row(plan: ActionPlan) -> dict[str, Any]:
-    reviews = db.session.scalars(
-        select(PlanReview).where(PlanReview.plan_id == plan.id).order_by(PlanReview.id)
-    )
+def _plan_row(plan: ActionPlan, reviews: Iterable[PlanReview]) -> dict[str, Any]:
     return {
         "targets": plan.targets,
         "support": plan.support,
@@ -210,8 +202,44 @@ def _plan_row(plan: ActionPlan) -> dict[str, Any]:
     }
 
 
+def _current_plan_row(case_id: int) -> dict[str, Any] | None:
+    """The case's current plan (its newest, as ``current_plan``) with its reviews, or None."""
+    rows = db.session.execute(_PLAN_AND_REVIEWS, {"case_id": case_id}).all()
+    if not rows:
+        return None
+    return _plan_row(rows[0][0], (review for _, review in rows if review is not None))
+
+
 # Built once: building a schema copies its fields; dumping keeps nothing between calls.
 CASE_DETAIL = CaseDetailSchema()
+# The case detail's statements, built once with the case as a bound parameter: building a
+# statement costs more than running it on one case's rows.
+_CASE_ID = bindparam("case_id")
+_EVENTS = select(CaseEvent).where(CaseEvent.case_id == _CASE_ID).order_by(CaseEvent.seq)
+_OCCURRENCES = select(Occurrence).where(Occurrence.case_id == _CASE_ID).order_by(Occurrence.number)
+_DUE = (
+    select(DueItem)
+    .where(DueItem.case_id == _CASE_ID, DueItem.done_at.is_(None))
+    .order_by(DueItem.due_on)
+)
+_LETTERS = (
+    select(LetterJob, Letter.id, Letter.reference, Contact.name)
+    .outerjoin(Letter, Letter.job_id == LetterJob.id)
+    .outerjoin(Contact, Contact.id == LetterJob.contact_id)
+    .where(LetterJob.case_id == _CASE_ID)
+    .order_by(LetterJob.id, Letter.id)
+)
+# The current plan (the newest, as ``current_plan`` picks it) and its reviews, one row each
+# (a plan without reviews: one row with None).
+_PLAN_AND_REVIEWS = (
+    select(ActionPlan, PlanReview)
+    .outerjoin(PlanReview, PlanReview.plan_id == ActionPlan.id)
+    .where(
+        ActionPlan.id
+        == select(func.max(ActionPlan.id)).where(ActionPlan.case_id == _CASE_ID).scalar_subquery()
+    )
+    .order_by(PlanReview.id)
+)
 # What a case's detail reads of its rows besides the case: loaded with it, in one statement.
 WITH_PEOPLE = (
     joinedload(Case.policy),
@@ -235,11 +263,8 @@ def _detail(user: User, case: Case, roles: frozenset[str], today: date) -> dict[
             return data
         return {**data, "circumstances": REDACTED}
 
-    events = db.session.scalars(
-        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
-    ).all()
+    events = db.session.scalars(_EVENTS, {"case_id": case.id}).all()
     seq_of = {e.id: e.seq for e in events}
-    plan = current_plan(case)
     detail = {
         "id": case.id,
         "version": case.version,
@@ -270,18 +295,9 @@ def _detail(user: User, case: Case, roles: frozenset[str], today: date) -> dict[
             }
             for e in events
         ],
-        "occurrences": db.session.scalars(
-            select(Occurrence).where(Occurrence.case_id == case.id).order_by(Occurrence.number)
-        ).all(),
-        "action_plan": _plan_row(plan) if plan else None,
-        "due": [
-            _due_row(item, today)
-            for item in db.session.scalars(
-                select(DueItem)
-                .where(DueItem.case_id == case.id, DueItem.done_at.is_(None))
-                .order_by(DueItem.due_on)
-            )
-        ],
+        "occurrences": db.session.scalars(_OCCURRENCES, {"case_id": case.id}).all(),
+        "action_plan": _current_plan_row(case.id),
+        "due": [_due_row(item, today) for item in db.session.scalars(_DUE, {"case_id": case.id})],
         "letters": _letters(case, seq_of),
         "events_allowed": events_for(user, case, roles),
     }
@@ -354,8 +370,8 @@ def learner_plans(account: LearnerAccount) -> list[dict[str, Any]]:
         .where(Enrolment.learner_id == account.learner_id, Case.ended_at.is_(None))
         .order_by(Case.id)
     ).all()
-    plans = [plan for case in cases if (plan := current_plan(case)) is not None]
-    return PlanSchema(many=True).dump([_plan_row(plan) for plan in plans])
+    plans = [plan for case in cases if (plan := _current_plan_row(case.id)) is not None]
+    return PlanSchema(many=True).dump(plans)
 
 
 class LearnerLetterSchema(Schema):

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from pypdf import PdfReader
-from sqlalchemy import event
 
 from casework.extensions import db, limiter
 from tests.api.conftest import opened  # noqa: F401  (a case the scan opened: the caseload's)
@@ -39,29 +37,6 @@ def new_client(app: Flask, app_context):
 @pytest.fixture
 def client(new_client) -> PageClient:
     return new_client()
-
-
-@pytest.fixture
-def statements(app_context) -> Callable[[FlaskClient, str], int]:
-    """``statements(client, path)``: how many SQL statements a GET of the page ran (the N+1
-    check: a page's count must not grow with the rows it lists); ``statements(client, path,
-    seen)`` also puts them in the list ``seen``."""
-
-    def count(client: FlaskClient, path: str, seen: list[str] | None = None) -> int:
-        seen = [] if seen is None else seen  # the caller's list: the statements themselves
-
-        def record(_conn, _cursor, statement, *_args) -> None:
-            seen.append(statement)
-
-        event.listen(db.engine, "before_cursor_execute", record)
-        try:
-            response = client.get(path)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", record)
-        assert response.status_code == 200, f"{path}: {response.status_code}"
-        return len(seen)
-
-    return count
 
 
 def pdf_text(body: bytes) -> str:
