@@ -10,7 +10,7 @@ advisory lock, so two runs at once cannot both open the same case.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -95,15 +95,16 @@ class ScanReport:
         ]
 
 
-def run_scan(as_at: date) -> ScanReport:
-    """Scan every active enrolment as at the end of ``as_at``; commits once."""
+def run_scan(as_at: date, on_progress: Callable[[int, int], None] | None = None) -> ScanReport:
+    """Scan every active enrolment as at the end of ``as_at``; commits once.
+    ``on_progress(steps done, steps)`` is called after each of the scan's steps."""
     report = ScanReport(as_at=as_at.isoformat())
     try:
         _lock()
         run = ScanRun(as_at=as_at)
         db.session.add(run)
         db.session.flush()  # the write that queues a second SQLite scan behind this one
-        _scan(as_at, report)
+        _scan(as_at, report, on_progress or (lambda _done, _total: None))
         run.finished_at = utcnow()
         run.report = asdict(report)
         db.session.commit()
@@ -128,7 +129,10 @@ def _active(as_at: date):
     )
 
 
-def _scan(as_at: date, report: ScanReport) -> None:
+_STEPS = 7  # the figures, then each of the six passes below
+
+
+def _scan(as_at: date, report: ScanReport, on_progress: Callable[[int, int], None]) -> None:
     by_policy: dict[int, list[int]] = defaultdict(list)
     for enrolment_id, policy_id in db.session.execute(_active(as_at)):
         by_policy[policy_id].append(enrolment_id)
@@ -158,16 +162,22 @@ def _scan(as_at: date, report: ScanReport) -> None:
     report.too_few_sessions = sum(not j.evaluable for j in judgements.values())
     below = {eid for eid, j in judgements.items() if j.below}
     report.below_threshold = len(below)
+    on_progress(1, _STEPS)
 
     open_cases = {
         c.enrolment_id: c for c in db.session.scalars(select(Case).where(Case.ended_at.is_(None)))
     }
-    _open_cases(as_at, report, below - open_cases.keys(), judgements, figures)
-    _occurrences(as_at, report, open_cases, below, judgements, figures, since_of)
-    _approaching(as_at, report, judgements, open_cases)
-    _rebook(as_at, report, by_policy, policies, since_of)
-    _medical(as_at, report, by_policy, policies, since_of)
-    _overdue(as_at, report)
+    passes = [
+        lambda: _open_cases(as_at, report, below - open_cases.keys(), judgements, figures),
+        lambda: _occurrences(as_at, report, open_cases, below, judgements, figures, since_of),
+        lambda: _approaching(as_at, report, judgements, open_cases),
+        lambda: _rebook(as_at, report, by_policy, policies, since_of),
+        lambda: _medical(as_at, report, by_policy, policies, since_of),
+        lambda: _overdue(as_at, report),
+    ]
+    for done, step in enumerate(passes, start=2):
+        step()
+        on_progress(done, _STEPS)
 
 
 def _open_cases(as_at, report, to_open, judgements, figures) -> None:

@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from casework.cases.scan import run_scan
+from casework.cli.progress import progress_bar
 from casework.extensions import db
 from casework.machines.audit import verify_chains, verify_letters
 from casework.machines.diagram import DiagramError, mermaid, svg
@@ -28,7 +29,8 @@ from casework.models import Policy
 @with_appcontext
 def scan_command(as_at) -> None:
     """Open cases below threshold, record occurrences, mark what is overdue, flag early warnings."""
-    report = run_scan(as_at.date() if as_at else date.today())
+    with progress_bar("Scanning") as on_progress:
+        report = run_scan(as_at.date() if as_at else date.today(), on_progress)
     for line in report.lines():
         click.echo(line)
     if not report.changed_anything:

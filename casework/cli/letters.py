@@ -16,6 +16,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from casework.cli.progress import progress_bar
 from casework.extensions import db
 
 _CHUNK = 25  # jobs per task: small enough for a smooth progress bar
@@ -98,12 +99,12 @@ def render_waiting(workers: int) -> tuple[int, int]:
         return 0, 0
     chunks = [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
     rendered = failed = 0
-    with click.progressbar(length=len(ids), label="Rendering letters") as bar:
+    with progress_bar("Rendering letters") as on_progress:
         if workers == 1:
             for chunk in chunks:
                 done, bad = render_jobs(chunk)
                 rendered, failed = rendered + done, failed + bad
-                bar.update(len(chunk))
+                on_progress(rendered + failed, len(ids))
         else:
             uri = current_app.config["SQLALCHEMY_DATABASE_URI"]
             # spawn, not fork: a forked child would share the parent's database connections.
@@ -114,9 +115,9 @@ def render_waiting(workers: int) -> tuple[int, int]:
                 initializer=_start_worker,
                 initargs=(uri, os.getpid()),
             ) as pool:
-                for chunk, (done, bad) in zip(chunks, pool.map(_render_chunk, chunks), strict=True):
+                for done, bad in pool.map(_render_chunk, chunks):
                     rendered, failed = rendered + done, failed + bad
-                    bar.update(len(chunk))
+                    on_progress(rendered + failed, len(ids))
     return rendered, failed
 
 

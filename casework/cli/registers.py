@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from casework.cli.progress import progress_bar
 from casework.registers.importing import ImportRejected, import_register, importer_problem
 
 MAX_ERRORS_SHOWN = 50
@@ -34,7 +35,13 @@ def import_register_command(file: Path, imported_by: str) -> None:
     """Import a register CSV file (format in the README). Any bad row and nothing is imported."""
     name = click.format_filename(file.name)  # printable whatever the name's bytes
     try:
-        result = import_register(file.read_bytes(), filename=file.name, imported_by=imported_by)
+        with progress_bar(f"Importing {name}") as on_progress:
+            result = import_register(
+                file.read_bytes(),
+                filename=file.name,
+                imported_by=imported_by,
+                on_progress=on_progress,
+            )
     except ImportRejected as rejected:
         for error in rejected.errors[:MAX_ERRORS_SHOWN]:
             click.echo(f"{name}: {error}", err=True)

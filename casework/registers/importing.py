@@ -66,6 +66,7 @@ OPTIONAL_COLUMNS = (
 )
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 _LOOKUP_CHUNK = 500
+_PROGRESS_EVERY = 10_000  # rows checked between progress reports: cheap, yet a smooth bar
 _MAX_MINUTES_LATE = 24 * 60
 _REASON_WORDS = ", ".join(r.value for r in AbsenceReason)
 # The columns' own lengths: a longer ref cannot name a row, longer text cannot be kept.
@@ -144,18 +145,20 @@ def import_register(
     filename: str,
     imported_by: str,
     programme_ids: Collection[int] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
     """Validate and import one register file; raises ImportRejected with every problem found.
 
     ``programme_ids``, when given, is all the importer may write to: a session of any other
     programme, or a learner enrolled on none of them, is reported exactly as one that does not
-    exist.
+    exist. ``on_progress(rows checked, rows)`` is called as the rows are checked, and with
+    (rows, rows) once they are written.
     """
     _check_batch(filename, "the file's name", imported_by)
     with _collector_paused():
         records = _read_records(data)
         sha256 = hashlib.sha256(data).hexdigest()
-        return _import(records, filename, sha256, imported_by, programme_ids, "row")
+        return _import(records, filename, sha256, imported_by, programme_ids, "row", on_progress)
 
 
 def import_marks(
@@ -213,12 +216,13 @@ def _import(
     imported_by: str,
     programme_ids: Collection[int] | None,
     noun: str,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
     lookups = _load_lookups(records, programme_ids)
     now = datetime.now(UTC)
     sqlite = db.session.connection().dialect.name == "sqlite"
     instant = _sqlite_datetime if sqlite else _same
-    rows, errors = _validate(records, lookups, imported_by, now, instant, noun)
+    rows, errors = _validate(records, lookups, imported_by, now, instant, noun, on_progress)
     if errors:
         raise ImportRejected(errors)
     try:
@@ -227,6 +231,8 @@ def _import(
         db.session.rollback()
         raise
     db.session.commit()
+    if on_progress:
+        on_progress(len(records), len(records))
     return result
 
 
@@ -482,6 +488,7 @@ def _validate(
     now: datetime,
     instant: Callable[[datetime], Any],
     noun: str = "row",
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[tuple[Any, ...]], list[RowError]]:
     """Check every row; return the rows to write (in MARK_COLUMNS order) and every problem.
 
@@ -498,7 +505,10 @@ def _validate(
     # A register's rows share a handful of times: each distinct one is parsed once, kept as
     # (the driver's value, its academic year).
     instants: dict[str, tuple[Any, int | None]] = {}
-    for number, raw in records:
+    total = len(records)
+    for checked, (number, raw) in enumerate(records):
+        if on_progress and not checked % _PROGRESS_EVERY:
+            on_progress(checked, total)
         if len(raw) != width:
             errors.append(RowError(number, f"has {len(raw)} fields; the header has {width}", noun))
             continue

@@ -12,15 +12,6 @@ from casework.extensions import db
 from tests.append_only import lifted
 
 
-@pytest.fixture
-def one_case(team, clock):
-    t = team()
-    enrolment = t.learner()
-    day = t.mark(enrolment, "PPPPPPPUUU")
-    clock(day)
-    return t, day
-
-
 def test_scan_reports_and_a_second_run_changes_nothing(runner, one_case):
     _t, day = one_case
     first = runner.invoke(args=["scan", "--date", day.isoformat()])
