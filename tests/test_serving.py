@@ -89,20 +89,26 @@ def wait_for_health(base: str, server: subprocess.Popen) -> None:
     pytest.fail(f"casework serve did not answer within {STARTUP_DEADLINE_SECONDS} s")
 
 
-def test_a_real_server_with_two_workers_answers_logs_and_stops_cleanly(database_url, tmp_path):
-    port = unused_port()
-    base = f"http://127.0.0.1:{port}"
+def server_environment(database_url: str, **settings: str) -> dict[str, str]:
+    """This process's environment without its casework, Flask or gunicorn settings, plus a
+    database, keys and ``settings``: what a server started by a test runs with."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("CASEWORK_", "FLASK_", "GUNICORN"))
     }
-    env |= {
+    return env | {
         "CASEWORK_DATABASE_URL": database_url,
         "CASEWORK_SECRET_KEY": "serve-test",
         "CASEWORK_AUDIT_KEY": "serve-test-audit-key-of-32-characters",
-        "CASEWORK_LOG_FORMAT": "json",
+        **settings,
     }
+
+
+def test_a_real_server_with_two_workers_answers_logs_and_stops_cleanly(database_url, tmp_path):
+    port = unused_port()
+    base = f"http://127.0.0.1:{port}"
+    env = server_environment(database_url, CASEWORK_LOG_FORMAT="json")
     command = [sys.executable, "-c", "from casework.cli import main; main()"]
     server = subprocess.Popen(
         [*command, "serve", "--workers", "2", "--bind", f"127.0.0.1:{port}"],
