@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import random
 import smtplib
-import socket
 import sys
 from collections import Counter
 from datetime import UTC, datetime, time
@@ -39,7 +38,7 @@ from bench_registers import (
     run_figures,
     server_version,
 )
-from benchkit import PhaseClock, code_version, profiled, record, say, stopwatch
+from benchkit import PhaseClock, code_version, free_port, profiled, record, say, stopwatch
 from sqlalchemy import func, insert, select, update
 
 from casework import create_app
@@ -221,9 +220,7 @@ def smtp_config(port: int) -> dict[str, Any]:
 
 def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
     sink = Sink()
-    with socket.socket() as probe:  # a free port (aiosmtpd checks its own by connecting)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # aiosmtpd checks its own port by connecting, so not port 0
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", **smtp_config(port)})

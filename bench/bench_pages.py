@@ -36,7 +36,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import benchkit
-from benchkit import RESULTS_DIR, code_version, record, say
+from benchkit import RESULTS_DIR, code_version, free_port, record, say
 
 POSTGRESQL_ENV = "CASEWORK_BENCH_PAGES_POSTGRESQL_URL"
 DEFAULT_POSTGRESQL_URL = "postgresql://postgres@127.0.0.1:5432/casework_bench_pages"
@@ -281,12 +280,6 @@ def profile_pages(get: Callable[[str], Any], paths: dict[str, str], requests: in
 
 
 # --- the server and the load ---------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_gunicorn(url: str, port: int, workers: int, log: Path) -> subprocess.Popen:

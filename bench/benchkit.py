@@ -97,6 +97,15 @@ def work_directory(prefix: str, keep: bool) -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on, for a server the benchmark starts."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def stopwatch(function: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
     result = function()

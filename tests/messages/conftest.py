@@ -10,7 +10,6 @@ import email
 import io
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -38,6 +37,7 @@ from casework.models import (
     Session,
     queue_message,
 )
+from tests.ports import unused_port
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 TIMEOUT = 1.0  # seconds the client waits for the server in these tests (a held handler)
@@ -86,15 +86,9 @@ class Mailbox:
         return "250 Message accepted for delivery"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox(port=free_port())
+    box = Mailbox(port=unused_port())
     controller = Controller(box, hostname="127.0.0.1", port=box.port)
     controller.start()
     yield box

@@ -14,7 +14,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from casework.messages.transports import DeliveryError, Outgoing, SmtpSettings, SmtpTransport
-from tests.messages.conftest import Mailbox, free_port
+from tests.messages.conftest import Mailbox
+from tests.ports import unused_port
 
 OUTGOING = Outgoing("absence:mark:9:email:learner", "sam@example.org", "Sam", "Absent", "Body\n")
 
@@ -47,7 +48,7 @@ def secure_server(request, certificate) -> Iterator[tuple[Mailbox, SmtpSettings]
     cert, key = certificate
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    box = Mailbox(port=free_port())
+    box = Mailbox(port=unused_port())
     tls = {"tls_context": context, "require_starttls": True, "auth_required": True}
     if request.param == "tls":
         # aiosmtpd counts only STARTTLS as TLS (it would not offer AUTH): this connection is TLS
