@@ -25,6 +25,7 @@ from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 
+from casework.config import ConfigError
 from casework.extensions import db
 from casework.models import Case, CaseEvent, Enrolment, Letter
 
@@ -49,7 +50,7 @@ def check_configured_key(app: Flask) -> None:
     """Refuse to start with a configured key too short to be a secret."""
     configured = app.config.get("AUDIT_KEY")
     if configured and len(str(configured)) < MIN_KEY_LENGTH:
-        raise RuntimeError(
+        raise ConfigError(
             f"CASEWORK_AUDIT_KEY must be at least {MIN_KEY_LENGTH} characters "
             "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
         )

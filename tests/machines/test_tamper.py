@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from casework import create_app
 from casework.cases.scan import run_scan
+from casework.config import ConfigError
 from casework.extensions import db
 from casework.machines.audit import event_hash, verify_chains, verify_letters
 from casework.machines.seal import KEY_FILE, AuditKeyMissing, audit_key
@@ -400,10 +403,28 @@ def key_swapped(app):
 
 
 def test_a_configured_key_too_short_to_be_secret_is_refused_at_start():
-    with pytest.raises(RuntimeError, match="at least 32 characters"):
+    with pytest.raises(ConfigError, match="at least 32 characters"):
         create_app(
             {"TESTING": True, "AUDIT_KEY": "password", "SQLALCHEMY_DATABASE_URI": "sqlite://"}
         )
+
+
+def test_the_command_refuses_a_short_key_in_a_line_without_a_traceback(tmp_path):
+    environment = {
+        "PATH": os.environ["PATH"],
+        "CASEWORK_AUDIT_KEY": "password",
+        "CASEWORK_DATABASE_URL": f"sqlite:///{tmp_path / 'casework.db'}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "from casework.cli import main; main()", "db", "upgrade"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "\nError: CASEWORK_AUDIT_KEY must be at least 32 characters" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_without_a_configured_key_one_is_made_readable_by_its_owner_only(app_context, key_swapped):
