@@ -54,6 +54,9 @@ def configure(app: Flask, config: Mapping[str, Any] | None) -> None:
         WEB_WORKERS=None,
         WEB_TIMEOUT=30,
         WEB_GRACEFUL_TIMEOUT=30,
+        # Seconds to wait for PostgreSQL to answer a new connection: a host that never answers
+        # (a dropped route, a firewall) fails /health and the request instead of hanging it.
+        DATABASE_CONNECT_TIMEOUT=10,
     )
     # CASEWORK_SECRET_KEY -> SECRET_KEY, CASEWORK_DATABASE_URL -> DATABASE_URL, ...
     app.config.from_prefixed_env("CASEWORK")
@@ -66,6 +69,7 @@ def configure(app: Flask, config: Mapping[str, Any] | None) -> None:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{Path(app.instance_path) / 'casework.sqlite'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(url)
+    _connect_timeout(app.config)
 
     if app.config["TRUSTED_PROXIES"]:
         # The client's own address and scheme, from the proxies we trust: else every sign-in
@@ -80,6 +84,26 @@ def configure(app: Flask, config: Mapping[str, Any] | None) -> None:
         # Sessions then last only as long as this process: fine for the demo, logged.
         app.config["SECRET_KEY"] = secrets.token_hex(32)
         app.logger.info("CASEWORK_SECRET_KEY is not set; using a random key for this process")
+
+
+def _connect_timeout(config: dict[str, Any]) -> None:
+    """libpq waits for ever by default; a ``connect_timeout`` in the URL itself wins."""
+    url = str(config["SQLALCHEMY_DATABASE_URI"])
+    if not url.startswith("postgresql") or "connect_timeout=" in url:
+        return
+    value = config["DATABASE_CONNECT_TIMEOUT"]
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        seconds = 0
+    if seconds < 1 or str(value).strip() != str(seconds):
+        raise ConfigError(
+            f"CASEWORK_DATABASE_CONNECT_TIMEOUT must be a whole number of seconds, at least 1, "
+            f"not {value!r}"
+        )
+    options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
+    options["connect_args"] = {"connect_timeout": seconds, **options.get("connect_args", {})}
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def _log_settings(config: Mapping[str, Any]) -> tuple[str, str]:

@@ -5,10 +5,13 @@ configured: 503 naming what failed, and nothing else about it)."""
 from __future__ import annotations
 
 import json
+import socket
+import threading
 
 import pytest
 
 from casework import create_app
+from casework.config import ConfigError
 from casework.extensions import db
 from casework.logs import install_log_handler
 from tests.ports import unused_port
@@ -105,3 +108,58 @@ def test_health_is_503_and_logs_why_with_the_request_id_when_the_database_is_dow
     [why] = [line for line in lines if line["logger"] == "casework.health"]
     assert why["level"] == "WARNING" and why["request_id"] == "lb-probe-7"
     assert why["message"].startswith("health check: the database did not answer")
+
+
+@pytest.fixture
+def silent_postgresql_port():
+    """A port that takes the connection and never says a word, as a host behind a dropped
+    route or a firewall does: without a connect timeout libpq waits for ever."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)  # the kernel completes the handshake; nothing ever answers
+        yield listener.getsockname()[1]
+
+
+def test_health_is_503_when_postgresql_takes_the_connection_and_never_answers(
+    silent_postgresql_port,
+):
+    down = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "SQLALCHEMY_DATABASE_URI": f"postgresql://casework@127.0.0.1:{silent_postgresql_port}/x",
+            "DATABASE_CONNECT_TIMEOUT": 1,
+        }
+    )
+    answers: list = []
+    asking = threading.Thread(target=lambda: answers.append(down.test_client().get("/health")))
+    asking.start()
+    asking.join(timeout=120)  # far longer than the timeout: only a hang gets here empty-handed
+    try:
+        assert answers, "/health hung on a PostgreSQL host that never answers"
+        assert answers[0].status_code == 503
+        assert answers[0].json["checks"]["database"] == "failed"
+    finally:
+        with down.app_context():
+            db.engine.dispose()
+        install_log_handler("text", "INFO")
+
+
+@pytest.mark.parametrize("value", [0, -3, "soon", 2.5, True])
+def test_a_connect_timeout_that_is_not_a_whole_number_of_seconds_is_refused(value):
+    with pytest.raises(ConfigError, match="CASEWORK_DATABASE_CONNECT_TIMEOUT must be a whole"):
+        create_app(
+            {
+                "TESTING": True,
+                "SQLALCHEMY_DATABASE_URI": "postgresql://casework@127.0.0.1/x",
+                "DATABASE_CONNECT_TIMEOUT": value,
+            }
+        )
+
+
+def test_a_connect_timeout_in_the_url_itself_wins():
+    url = "postgresql://casework@127.0.0.1/x?connect_timeout=3"
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+    assert "connect_args" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url.split("?")[0]})
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] == {"connect_timeout": 10}
