@@ -14,7 +14,6 @@ from rq import Worker
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
-from casework.documents.jobs import pending_jobs
 from casework.jobs.queues import LETTERS, MESSAGES, QUEUES, enqueue_one, job_id, queue
 from casework.messages.sender import due_message_ids
 
@@ -35,6 +34,8 @@ class Swept:
 def sweep(redis: Redis, now: datetime | None = None) -> Swept:
     """Queue every pending or failed letter job and every due message that RQ does not hold
     (a job RQ gave up on waits in its failed registry for `casework jobs --retry-failed`)."""
+    from casework.documents.jobs import pending_jobs  # WeasyPrint: not with the web app
+
     swept = Swept(reclaimed=reclaim_abandoned(redis))
     letters = queue(LETTERS, redis)
     swept.letters = sum(enqueue_one(letters, i, requeue_failed=False) for i in pending_jobs())
@@ -138,8 +139,18 @@ def retry_failed(redis: Redis) -> int:
     return count
 
 
-def failed_count(redis: Redis) -> int:
-    return sum(FailedJobRegistry(queue=queue(name, redis)).count for name in QUEUES)
+@dataclass(frozen=True)
+class Backlog:
+    failed: int  # given up: waiting for `casework jobs --retry-failed`
+    retrying: int  # failed, waiting out their back-off
+
+
+def backlog(redis: Redis) -> Backlog:
+    targets = [queue(name, redis) for name in QUEUES]
+    return Backlog(
+        failed=sum(FailedJobRegistry(queue=q).count for q in targets),
+        retrying=sum(ScheduledJobRegistry(queue=q).count for q in targets),
+    )
 
 
 def _last_line(job: Job) -> str:

@@ -13,6 +13,7 @@ from casework.extensions import db
 from casework.jobs.queues import QUEUES, queue
 from casework.jobs.worker import AppWorker
 from tests.documents.conftest import case_003, rendering  # noqa: F401 (shared fixtures)
+from tests.views.conftest import new_client  # noqa: F401
 
 
 @pytest.fixture
