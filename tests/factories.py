@@ -145,6 +145,54 @@ class Factory:
         db.session.flush()
         return marks
 
+    def cohort(
+        self,
+        programme: Programme,
+        count: int,
+        codes: str,
+        start: datetime = datetime(2026, 9, 7, 9),
+        **enrolment_kw: Any,
+    ) -> list[Enrolment]:
+        """``count`` learners on ``programme``, each marked ``codes`` over the same sessions
+        (one a day from ``start``): one flush for the lot, for tests that need a college's worth."""
+        code_set = programme.policy.code_set
+        code_of = {c: self.code(c, code_set) for c in set(codes)}
+        sessions = [
+            Session(
+                programme=programme,
+                session_ref=f"S{next(_serial):07d}",
+                kind=SessionKind.WORKSHOP,
+                delivery_mode=DeliveryMode.FACE_TO_FACE,
+                starts_at=start + timedelta(days=i),
+                ends_at=start + timedelta(days=i, minutes=120),
+                register_closes_at=start + timedelta(days=i, minutes=30),
+            )
+            for i in range(len(codes))
+        ]
+        enrolments = []
+        for _ in range(count):
+            n = next(_serial)
+            learner = Learner(
+                learner_ref=f"L{n:06d}",
+                given_name="Sam",
+                family_name=f"Learner{n}",
+                date_of_birth=date(2000, 3, 14),
+            )
+            enrolment = Enrolment(
+                learner=learner,
+                programme=programme,
+                start_date=start.date(),
+                academic_year=academic_year_of(start.date()),
+                **enrolment_kw,
+            )
+            db.session.add_all(
+                Mark(enrolment=enrolment, session=session, code=code_of[c], recorded_by="tests")
+                for c, session in zip(codes, sessions, strict=True)
+            )
+            enrolments.append(enrolment)
+        db.session.flush()
+        return enrolments
+
     def user(self, *roles: Role, password: str = "correct horse", **kw: Any) -> User:
         n = next(_serial)
         kw.setdefault("name", f"Staff Member {n}")

@@ -25,6 +25,7 @@ def register_commands(app: Flask) -> None:
         cases,
         database,
         demo,
+        jobs,
         letters,
         messages,
         registers,
@@ -43,6 +44,7 @@ def register_commands(app: Flask) -> None:
         cases,
         letters,
         messages,
+        jobs,
         reports,
         serve,
     ):

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from casework.cases.scan import run_scan
 from casework.cli.progress import progress_bar
 from casework.extensions import db
+from casework.jobs.after_commit import pending_letters_after_commit
 from casework.machines.audit import verify_chains, verify_letters
 from casework.machines.diagram import DiagramError, mermaid, svg
 from casework.machines.seal import AuditKeyMissing
@@ -31,6 +32,8 @@ def scan_command(as_at) -> None:
     """Open cases below threshold, record occurrences, mark what is overdue, flag early warnings."""
     with progress_bar("Scanning") as on_progress:
         report = run_scan(as_at.date() if as_at else date.today(), on_progress)
+    if pending_letters_after_commit():
+        click.echo("Letters queued for the workers.")
     for line in report.lines():
         click.echo(line)
     if not report.changed_anything:

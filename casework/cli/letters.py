@@ -27,14 +27,14 @@ _worker_app = None
 
 def _start_worker(database_uri: str, parent: int) -> None:
     global _worker_app
-    _die_with(parent)
+    die_with(parent)
     from casework import create_app
 
     _worker_app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri})
     _worker_app.app_context().push()
 
 
-def _die_with(parent: int) -> None:
+def die_with(parent: int) -> None:
     """Stop this worker when the command that started it dies. A parent killed by SIGKILL runs
     none of the pool's clean-up, and an idle worker waits for work for ever.
 

@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from casework.cli.progress import progress_bar
+from casework.jobs.after_commit import messages_due_after_commit
 from casework.registers.importing import ImportRejected, import_register, importer_problem
 
 MAX_ERRORS_SHOWN = 50
@@ -51,6 +52,7 @@ def import_register_command(file: Path, imported_by: str) -> None:
         raise click.ClickException(
             f"{name} was not imported: {len(rejected.errors)} problem(s); nothing changed."
         ) from rejected
+    messages_due_after_commit()  # absence alerts due now, to the workers (with Redis)
     click.echo(
         f"Imported {name}: {result.rows} rows, {result.created} new marks, "
         f"{result.updated} changed, {result.unchanged} unchanged."

@@ -107,13 +107,8 @@ def send_due(
 ) -> SendSummary:
     """Deliver every message due at ``now`` (default: the clock, read afresh for each claim);
     commits as it goes. Safe to run twice at once, and to run again after a kill."""
-    clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
-    config = current_app.config
-    policy = RetryPolicy.from_config(config)
-    transports = transports if transports is not None else transports_from(config)
-    summary = SendSummary()
-    summary.letters_queued = queue_letter_emails(clock())
-    summary.released = _release_letters(summary)
+    clock, policy, transports = _setup(now, transports)
+    summary = prepare_outbox(clock())
     seen: set[int] = set()
     while True:
         batch = [i for i in _due_ids(clock()) if i not in seen]
@@ -122,6 +117,44 @@ def send_due(
         for message_id in batch:
             seen.add(message_id)
             _deliver(message_id, clock, policy, transports, summary)
+
+
+def deliver_one(
+    message_id: int,
+    now: datetime | None = None,
+    *,
+    transports: Mapping[MessageChannel, Transport] | None = None,
+) -> SendSummary:
+    """Deliver one message if it is due (a job worker's unit of work): the same claim, attempt
+    record and retry policy as ``send_due``, so running it twice, or beside ``send_due``, sends
+    it once."""
+    clock, policy, transports = _setup(now, transports)
+    summary = SendSummary()
+    _deliver(message_id, clock, policy, transports, summary)
+    return summary
+
+
+def prepare_outbox(at: datetime) -> SendSummary:
+    """Queue the emails of letters rendered since the last run and release the waiting ones
+    whose letter moved on; commits."""
+    summary = SendSummary()
+    summary.letters_queued = queue_letter_emails(at)
+    summary.released = _release_letters(summary)
+    return summary
+
+
+def due_message_ids(now: datetime | None = None) -> list[int]:
+    """Every message due at ``now`` (default: the clock), oldest first."""
+    return _due_ids(now or utcnow(), limit=None)
+
+
+def _setup(
+    now: datetime | None, transports: Mapping[MessageChannel, Transport] | None
+) -> tuple[Callable[[], datetime], RetryPolicy, Mapping[MessageChannel, Transport]]:
+    clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
+    config = current_app.config
+    policy = RetryPolicy.from_config(config)
+    return clock, policy, transports if transports is not None else transports_from(config)
 
 
 def _due(at: datetime):
@@ -135,7 +168,7 @@ def _due(at: datetime):
     )
 
 
-def _due_ids(at: datetime, limit: int = 100) -> list[int]:
+def _due_ids(at: datetime, limit: int | None = 100) -> list[int]:
     ids = db.session.scalars(
         select(OutboxMessage.id)
         .where(_due(at))

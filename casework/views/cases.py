@@ -22,6 +22,7 @@ from casework.cases.queries import case_page, step_rules
 from casework.cases.service import act, preview, stage_name
 from casework.errors import Forbidden, GuardFailed, InvalidData, NotAllowed, Stale
 from casework.extensions import db
+from casework.jobs.after_commit import letters_after_commit
 from casework.models import Case
 from casework.views.case_diagram import workflow_diagram
 from casework.views.event_forms import EventForm, field_words, form_for
@@ -86,10 +87,7 @@ def take_step(case_id: int, event: str) -> ResponseReturnValue:
         )
     except (InvalidData, Stale, GuardFailed, NotAllowed) as exc:
         return _refused(case_id, form, exc)
-    # WeasyPrint loads only when letters render, not with the app.
-    from casework.documents.jobs import render_after_commit
-
-    render_after_commit(result.letters)
+    letters_after_commit(result.letters)  # queued for a worker, or rendered here
     letters = len(result.letters)
     sent = f" {letters} {'letter' if letters == 1 else 'letters'} recorded." if letters else ""
     stage = stage_name(result.case, result.case.state)

@@ -9,9 +9,12 @@ from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from redis import RedisError
 
 from casework.cases import lists
 from casework.errors import GuardFailed
+from casework.jobs.queues import connection
+from casework.jobs.sweep import backlog
 from casework.messages import outbox
 from casework.models import MessageChannel, MessageKind, MessageStatus, Role
 from casework.routing import whole_number
@@ -138,11 +141,28 @@ def index() -> ResponseReturnValue:
         page = None if filters.errors else lists.Page(rows, total, filters.page, PER_PAGE)
     return render_template(
         "staff/messages/index.html",
+        jobs=_job_backlog(),
         options=OPTIONS,
         filters=filters,
         page=page,
         pagination=page and pagination("message_pages.index", filters, page),
     ), (400 if filters.errors else 200)
+
+
+def _job_backlog() -> dict | None:
+    """For administrators and heads, with a job queue: its failed and retrying work, or that it
+    does not answer (letters and messages wait in the database meanwhile)."""
+    user = staff_user()
+    if not (user.has_role(Role.ADMINISTRATOR) or user.has_role(Role.HEAD_OF_PROGRAMME)):
+        return None
+    redis = connection()
+    if redis is None:
+        return None
+    try:
+        found = backlog(redis)
+    except RedisError:
+        return {"answers": False}
+    return {"answers": True, "failed": found.failed, "retrying": found.retrying}
 
 
 @bp.get("/<int:message_id>")

@@ -21,6 +21,7 @@ from casework.cases.queries import CaseDetailSchema, case_detail
 from casework.cases.service import ActionResult, act, stage_name
 from casework.extensions import db
 from casework.fields import record_id
+from casework.jobs.after_commit import letters_after_commit
 from casework.machines.events import CHANGES, EVENTS, NOTE_LIMIT, ActionPlanSchema, Change
 from casework.machines.workflow import Event, Stage
 from casework.models import Case, Enrolment, Letter
@@ -237,10 +238,7 @@ def _result(result: ActionResult) -> dict[str, Any]:
 
 
 def _render(result: ActionResult) -> None:
-    # WeasyPrint loads only when letters render, not with the app.
-    from casework.documents.jobs import render_after_commit
-
-    render_after_commit(result.letters)
+    letters_after_commit(result.letters)  # queued for a worker, or rendered here
 
 
 def _etag(version: int) -> str:
