@@ -44,6 +44,7 @@ from casework.models.types import utcnow
 from casework.policies.rules import rules_of
 from casework.registers.figures import AttendanceFigures, attendance_figures
 from casework.registers.figures import counted_marks as _marks
+from casework.registers.tallies import tallied_figures
 from casework.registers.thresholds import Judgement, judge, window_start
 from casework.sqlfuncs import date_of
 from casework.workdays import add_working_days
@@ -145,8 +146,13 @@ def _scan(as_at: date, report: ScanReport, on_progress: Callable[[int, int], Non
     since_of: dict[int, date] = {}
     for since, policy_ids in by_window.items():
         ids = [e for p in policy_ids for e in by_policy[p]]
-        whole = len(by_window) == 1
-        found = attendance_figures(as_at, since=since, enrolment_ids=None if whole else ids)
+        # The tallies where they answer for the day; a recount for the rest.
+        found, recount = tallied_figures(as_at, since, ids)
+        if recount:
+            whole = len(by_window) == 1 and len(recount) == len(ids)
+            found.update(
+                attendance_figures(as_at, since=since, enrolment_ids=None if whole else recount)
+            )
         for eid in ids:
             figures[eid] = found[eid]
             since_of[eid] = since

@@ -139,18 +139,17 @@ def _start_of(since: date) -> datetime:
     return datetime.combine(since, time.min)
 
 
-def _marks(before: Any, start: Any | None, enrolments: ColumnElement[bool] | None) -> Select:
-    """``counted_marks`` for sessions starting before ``before`` (and from ``start``), of the
-    enrolments ``enrolments`` picks: values or bound parameters."""
-    session = (
-        select(
-            Session.id,
-            Session.starts_at,
-            minutes_between(Session.starts_at, Session.register_closes_at).label("close_minutes"),
-        )
-        .where(Session.starts_at < before)
-        .subquery("s")
+def _marks(before: Any | None, start: Any | None, enrolments: ColumnElement[bool] | None) -> Select:
+    """``counted_marks`` for sessions starting before ``before`` (None: any time; and from
+    ``start``), of the enrolments ``enrolments`` picks: values or bound parameters."""
+    session = select(
+        Session.id,
+        Session.starts_at,
+        minutes_between(Session.starts_at, Session.register_closes_at).label("close_minutes"),
     )
+    if before is not None:
+        session = session.where(Session.starts_at < before)
+    session = session.subquery("s")
     close = session.c.close_minutes
     category = case(
         (_past_close(Mark.minutes_late, close), literal(C.UNAUTHORISED.value)),
@@ -234,7 +233,9 @@ def _one_enrolment(windowed: bool) -> tuple[Select, Select]:
     return _totals(marks), _first_of_period(marks)
 
 
-def _totals(query: Select) -> Select:
+def _totals(query: Select, *extra: Any) -> Select:
+    """Per enrolment: the counts, then the last breaking and the last unauthorised session
+    start (see ``_read_totals``), then ``extra(marks)`` for each of ``extra``."""
     marks = query.subquery("m")
     cat = marks.c.category
     return select(
@@ -252,6 +253,7 @@ def _totals(query: Select) -> Select:
         ),
         func.max(case((cat.in_(_BREAKING), marks.c.starts_at))),
         func.max(case((cat == C.UNAUTHORISED.value, marks.c.starts_at))),
+        *(column(marks) for column in extra),
     ).group_by(marks.c.enrolment_id)
 
 
@@ -262,9 +264,52 @@ def _read_totals(rows: Iterable[Any]) -> tuple[dict[int, tuple[int, ...]], list[
     open_periods: list[int] = []
     for enrolment_id, *numbers, last_break, last_unauthorised in rows:
         counts[enrolment_id] = tuple(numbers)
-        if last_unauthorised is not None and (last_break is None or last_unauthorised > last_break):
+        if _in_period(last_break, last_unauthorised):
             open_periods.append(enrolment_id)
     return counts, open_periods
+
+
+def _in_period(last_break: Any, last_unauthorised: Any) -> bool:
+    return last_unauthorised is not None and (last_break is None or last_unauthorised > last_break)
+
+
+@dataclass(frozen=True)
+class Recount:
+    """An enrolment's counts (in ``AttendanceFigures`` order), absence period and latest counted
+    session start, over every mark from a window's start on."""
+
+    counts: tuple[int, ...]
+    period: AbsencePeriod | None
+    latest: datetime | None
+
+    def figures(self, enrolment_id: int, as_at: date) -> AttendanceFigures:
+        """The figures as at ``as_at``: the same as ``attendance_figures`` from the window's
+        start when no counted session starts after ``as_at``."""
+        return AttendanceFigures(enrolment_id, as_at, *self.counts, self.period)
+
+
+def recount(since: date, enrolment_ids: list[int]) -> dict[int, Recount]:
+    """Each enrolment's marks from ``since`` on, whatever their date, by the figures' SQL."""
+    start = _start_of(since)
+    marks = _marks(None, start, Mark.enrolment_id.in_(enrolment_ids))
+    counts: dict[int, tuple[int, ...]] = {}
+    latest: dict[int, datetime] = {}
+    open_periods: list[int] = []
+    for eid, *numbers, last_break, last_unauthorised, last in db.session.execute(
+        _totals(marks, lambda m: func.max(m.c.starts_at))
+    ):
+        counts[eid], latest[eid] = tuple(numbers), last
+        if _in_period(last_break, last_unauthorised):
+            open_periods.append(eid)
+    periods: dict[int, AbsencePeriod] = {}
+    if open_periods:
+        query = _first_of_period(_marks(None, start, Mark.enrolment_id.in_(open_periods)))
+        for eid, sessions, mark_id, started_at in db.session.execute(query):
+            periods[eid] = AbsencePeriod(sessions, mark_id, started_at)
+    return {
+        eid: Recount(counts.get(eid, _ZERO), periods.get(eid), latest.get(eid))
+        for eid in enrolment_ids
+    }
 
 
 _ZERO = (0, 0, 0, 0, 0, 0, 0, 0)
