@@ -281,6 +281,7 @@ class Recount:
     counts: tuple[int, ...]
     period: AbsencePeriod | None
     latest: datetime | None
+    illness_unevidenced: int  # authorised, for illness, no evidence recorded
 
     def figures(self, enrolment_id: int, as_at: date) -> AttendanceFigures:
         """The figures as at ``as_at``: the same as ``attendance_figures`` from the window's
@@ -295,10 +296,11 @@ def recount(since: date, enrolment_ids: list[int]) -> dict[int, Recount]:
     counts: dict[int, tuple[int, ...]] = {}
     latest: dict[int, datetime] = {}
     open_periods: list[int] = []
-    for eid, *numbers, last_break, last_unauthorised, last in db.session.execute(
-        _totals(marks, lambda m: func.max(m.c.starts_at))
+    illness: dict[int, int] = {}
+    for eid, *numbers, last_break, last_unauthorised, last, ill in db.session.execute(
+        _totals(marks, lambda m: func.max(m.c.starts_at), _unevidenced_illness)
     ):
-        counts[eid], latest[eid] = tuple(numbers), last
+        counts[eid], latest[eid], illness[eid] = tuple(numbers), last, ill
         if _in_period(last_break, last_unauthorised):
             open_periods.append(eid)
     periods: dict[int, AbsencePeriod] = {}
@@ -307,9 +309,18 @@ def recount(since: date, enrolment_ids: list[int]) -> dict[int, Recount]:
         for eid, sessions, mark_id, started_at in db.session.execute(query):
             periods[eid] = AbsencePeriod(sessions, mark_id, started_at)
     return {
-        eid: Recount(counts.get(eid, _ZERO), periods.get(eid), latest.get(eid))
+        eid: Recount(counts.get(eid, _ZERO), periods.get(eid), latest.get(eid), illness.get(eid, 0))
         for eid in enrolment_ids
     }
+
+
+def _unevidenced_illness(marks) -> ColumnElement:
+    ill = and_(
+        marks.c.category == C.AUTHORISED.value,
+        marks.c.reason == "illness",
+        marks.c.evidence.is_(None),
+    )
+    return func.coalesce(func.sum(case((ill, 1), else_=0)), 0)
 
 
 _ZERO = (0, 0, 0, 0, 0, 0, 0, 0)

@@ -100,6 +100,7 @@ def _row(eid: int, window: date, found: Recount) -> dict:
         "period_first_mark_id": period and period.first_mark_id,
         "period_started_at": period and period.started_at,
         "last_session_at": found.latest,
+        "illness_unevidenced": found.illness_unevidenced,
     }
 
 
@@ -128,6 +129,24 @@ def tallied_figures(
             period = sessions and AbsencePeriod(sessions, first_mark_id, started_at)
             found[eid] = AttendanceFigures(eid, as_at, *counts, period or None)
     return found, sorted(wanted - found.keys())
+
+
+def may_need_certificates(since: date, enrolment_ids: Iterable[int] | None) -> list[int]:
+    """Of these enrolments (every enrolment when None), those that may have an illness run
+    needing a medical certificate in the window from ``since``: two or more unevidenced illness
+    absences, or no tally for that window to say (a run needs two marks: the policies' days are
+    1 or more)."""
+    if enrolment_ids is None:
+        enrolment_ids = db.session.scalars(select(Enrolment.id))
+    wanted = set(enrolment_ids)
+    ruled_out = set(
+        db.session.scalars(
+            select(EnrolmentTally.enrolment_id).where(
+                EnrolmentTally.window_start == since, EnrolmentTally.illness_unevidenced < 2
+            )
+        )
+    )
+    return sorted(wanted - ruled_out)
 
 
 @dataclass(frozen=True)
