@@ -20,6 +20,7 @@ from casework.models import Enrolment, EnrolmentTally, Mark
 from casework.registers.figures import AbsencePeriod, AttendanceFigures, Recount, recount
 
 _CHUNK = 500  # enrolments per recount
+_SCAN_ALL = 2_000  # more enrolments than this: recount them in one pass over the marks
 _COUNTS = (
     "present",
     "late",
@@ -59,6 +60,9 @@ def _windows(enrolment_ids: Iterable[int] | None) -> dict[date, list[int]]:
 
 def _recounts(enrolment_ids: Iterable[int] | None) -> Iterator[tuple[date, dict[int, Recount]]]:
     for window, ids in _windows(enrolment_ids).items():
+        if len(ids) > _SCAN_ALL:  # one pass over the marks beats this many lookups
+            yield window, recount(window, sorted(ids), scan_all=True)
+            continue
         for chunk in _chunks(sorted(ids)):
             yield window, recount(window, chunk)
 
@@ -68,17 +72,16 @@ def refresh_tallies(enrolment_ids: Iterable[int] | None = None) -> int:
     caller's transaction; how many were stored."""
     stored = 0
     for window, found in _recounts(enrolment_ids):
-        ids = list(found)
-        db.session.execute(
-            delete(EnrolmentTally)
-            .where(EnrolmentTally.enrolment_id.in_(ids))
-            .execution_options(synchronize_session=False)
-        )
-        db.session.execute(
-            EnrolmentTally.__table__.insert(),
-            [_row(eid, window, r) for eid, r in found.items()],
-        )
-        stored += len(ids)
+        for ids in _chunks(list(found)):
+            db.session.execute(
+                delete(EnrolmentTally)
+                .where(EnrolmentTally.enrolment_id.in_(ids))
+                .execution_options(synchronize_session=False)
+            )
+            db.session.execute(
+                EnrolmentTally.__table__.insert(), [_row(eid, window, found[eid]) for eid in ids]
+            )
+        stored += len(found)
     return stored
 
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import delete, update
 
 from casework.extensions import db
 from casework.models import EnrolmentTally
+from casework.registers import tallies
 
 
-def test_check_finds_wrong_and_missing_tallies_and_repair_mends_them(runner, team):
+@pytest.mark.parametrize("scan_all", [False, True], ids=["by enrolment", "one pass"])
+def test_check_finds_wrong_and_missing_tallies_and_repair_mends_them(
+    runner, team, monkeypatch, scan_all
+):
+    if scan_all:  # the recount of many enrolments at once, here for a few
+        monkeypatch.setattr(tallies, "_SCAN_ALL", 0)
     t = team()
     right, wrong, missing = (t.learner() for _ in range(3))
     for enrolment in (right, wrong, missing):
