@@ -27,9 +27,9 @@ class EnrolmentTally(db.Model):
     not_counted: Mapped[int]
     after_close: Mapped[int]
     authorised_without_reason: Mapped[int]
-    # Authorised illness absences with no evidence: the scan looks for illness runs that need
-    # a medical certificate only where there are two or more.
-    illness_unevidenced: Mapped[int]
+    # Unevidenced illness absences following another (counted marks in order): the scan looks
+    # for illness runs needing a medical certificate only where there is one.
+    illness_pairs: Mapped[int]
     # The current absence period, if the last counted marks are one.
     period_sessions: Mapped[int | None]
     period_first_mark_id: Mapped[int | None]

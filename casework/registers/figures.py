@@ -281,7 +281,9 @@ class Recount:
     counts: tuple[int, ...]
     period: AbsencePeriod | None
     latest: datetime | None
-    illness_unevidenced: int  # authorised, for illness, no evidence recorded
+    # Unevidenced illness absences that follow another (counted marks in order): an illness
+    # run needing a medical certificate has at least one.
+    illness_pairs: int
 
     def figures(self, enrolment_id: int, as_at: date) -> AttendanceFigures:
         """The figures as at ``as_at``: the same as ``attendance_figures`` from the window's
@@ -298,11 +300,13 @@ def recount(since: date, enrolment_ids: list[int], *, scan_all: bool = False) ->
     counts: dict[int, tuple[int, ...]] = {}
     latest: dict[int, datetime] = {}
     open_periods: list[int] = []
-    illness: dict[int, int] = {}
-    for eid, *numbers, last_break, last_unauthorised, last, ill in db.session.execute(
+    ill: list[int] = []
+    for eid, *numbers, last_break, last_unauthorised, last, illness in db.session.execute(
         _totals(marks, lambda m: func.max(m.c.starts_at), _unevidenced_illness)
     ):
-        counts[eid], latest[eid], illness[eid] = tuple(numbers), last, ill
+        counts[eid], latest[eid] = tuple(numbers), last
+        if illness > 1:
+            ill.append(eid)
         if _in_period(last_break, last_unauthorised):
             open_periods.append(eid)
     periods: dict[int, AbsencePeriod] = {}
@@ -313,19 +317,52 @@ def recount(since: date, enrolment_ids: list[int], *, scan_all: bool = False) ->
         query = _first_of_period(_marks(None, start, Mark.enrolment_id.in_(chunk)))
         for eid, sessions, mark_id, started_at in db.session.execute(query):
             periods[eid] = AbsencePeriod(sessions, mark_id, started_at)
+    pairs: dict[int, int] = {}
+    ill = [eid for eid in ill if eid in wanted]
+    for first in range(0, len(ill), _PERIOD_CHUNK):
+        chunk = ill[first : first + _PERIOD_CHUNK]
+        query = _illness_pairs(_marks(None, start, Mark.enrolment_id.in_(chunk)))
+        pairs.update((eid, n) for eid, n in db.session.execute(query))
     return {
-        eid: Recount(counts.get(eid, _ZERO), periods.get(eid), latest.get(eid), illness.get(eid, 0))
+        eid: Recount(counts.get(eid, _ZERO), periods.get(eid), latest.get(eid), pairs.get(eid, 0))
         for eid in enrolment_ids
     }
 
 
-def _unevidenced_illness(marks) -> ColumnElement:
-    ill = and_(
+def _illness_pairs(query: Select) -> Select:
+    """Per enrolment: its unevidenced illness absences whose previous counted mark is one too."""
+    marks = query.subquery("m")
+    ill = case((_unevidenced(marks), 1), else_=0)
+    flagged = (
+        select(
+            marks.c.enrolment_id,
+            ill.label("ill"),
+            func.lag(ill)
+            .over(
+                partition_by=marks.c.enrolment_id,
+                order_by=(marks.c.starts_at, marks.c.session_id),
+            )
+            .label("before"),
+        )
+        .where(marks.c.category != C.NOT_COUNTED.value)
+        .subquery("f")
+    )
+    both = and_(flagged.c.ill == 1, flagged.c.before == 1)
+    return select(flagged.c.enrolment_id, func.sum(case((both, 1), else_=0))).group_by(
+        flagged.c.enrolment_id
+    )
+
+
+def _unevidenced(marks) -> ColumnElement[bool]:
+    return and_(
         marks.c.category == C.AUTHORISED.value,
         marks.c.reason == "illness",
         marks.c.evidence.is_(None),
     )
-    return func.coalesce(func.sum(case((ill, 1), else_=0)), 0)
+
+
+def _unevidenced_illness(marks) -> ColumnElement:
+    return func.coalesce(func.sum(case((_unevidenced(marks), 1), else_=0)), 0)
 
 
 _ZERO = (0, 0, 0, 0, 0, 0, 0, 0)

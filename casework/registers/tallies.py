@@ -103,7 +103,7 @@ def _row(eid: int, window: date, found: Recount) -> dict:
         "period_first_mark_id": period and period.first_mark_id,
         "period_started_at": period and period.started_at,
         "last_session_at": found.latest,
-        "illness_unevidenced": found.illness_unevidenced,
+        "illness_pairs": found.illness_pairs,
     }
 
 
@@ -136,16 +136,16 @@ def tallied_figures(
 
 def may_need_certificates(since: date, enrolment_ids: Iterable[int] | None) -> list[int]:
     """Of these enrolments (every enrolment when None), those that may have an illness run
-    needing a medical certificate in the window from ``since``: two or more unevidenced illness
-    absences, or no tally for that window to say (a run needs two marks: the policies' days are
-    1 or more)."""
+    needing a medical certificate in the window from ``since``: two unevidenced illness absences
+    in a row, or no tally for that window to say (a run needs two marks: the policies' days are
+    1 or more; a run up to any day is two such in a row in the whole window too)."""
     if enrolment_ids is None:
         enrolment_ids = db.session.scalars(select(Enrolment.id))
     wanted = set(enrolment_ids)
     ruled_out = set(
         db.session.scalars(
             select(EnrolmentTally.enrolment_id).where(
-                EnrolmentTally.window_start == since, EnrolmentTally.illness_unevidenced < 2
+                EnrolmentTally.window_start == since, EnrolmentTally.illness_pairs == 0
             )
         )
     )

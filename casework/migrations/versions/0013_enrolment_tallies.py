@@ -34,7 +34,7 @@ def upgrade():
     sa.Column('not_counted', sa.Integer(), nullable=False),
     sa.Column('after_close', sa.Integer(), nullable=False),
     sa.Column('authorised_without_reason', sa.Integer(), nullable=False),
-    sa.Column('illness_unevidenced', sa.Integer(), nullable=False),
+    sa.Column('illness_pairs', sa.Integer(), nullable=False),
     sa.Column('period_sessions', sa.Integer(), nullable=True),
     sa.Column('period_first_mark_id', sa.Integer(), nullable=True),
     sa.Column('period_started_at', sa.DateTime(), nullable=True),
