@@ -64,6 +64,7 @@ from casework.registers import figures as figures_module
 from casework.registers import importing as importing_module
 from casework.registers.figures import attendance_figures
 from casework.registers.importing import COLUMNS, MARK_COLUMNS, import_register
+from casework.registers.tallies import tallied_figures
 
 POSTGRESQL_ENV = "CASEWORK_BENCH_POSTGRESQL_URL"
 DEFAULT_POSTGRESQL_URL = "postgresql://postgres@127.0.0.1:5432/casework_bench_registers"
@@ -333,10 +334,13 @@ IMPORT_PHASES = {
     "_validate": "validate",
     "_upsert_sqlite": "upsert",
     "_upsert_postgresql": "upsert",
+    "_new_or_changed": "compare with stored marks",
+    "refresh_tallies": "tallies",
     "queue_absence_notices": "absence notices",
 }
 FIGURES_PHASES = {"_absence_periods": "absence periods"}
 SCAN_PHASES = {
+    "tallied_figures": "tallies",
     "attendance_figures": "figures",
     "_open_cases": "open cases",
     "_occurrences": "occurrences",
@@ -744,6 +748,18 @@ def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
         periods = sum(1 for f in figures.values() if f.absence_period is not None)
         say(f"  counts agree for all {enrolments:,} enrolments; {periods:,} in an absence period")
         del figures, raw_rows
+        scan_day = world.sessions[-1].starts_at.date()
+        since = date(academic_year_of(scan_day), 8, 1)
+        say(f"the import's tallies against attendance_figures as at {scan_day}")
+        seconds, (tallied, missing) = stopwatch(
+            lambda: tallied_figures(scan_day, since, world.enrolment_ids)
+        )
+        recounted = attendance_figures(scan_day, since=since)
+        assert not missing, f"{len(missing)} enrolments without a tally answering for the day"
+        differ = [e for e in world.enrolment_ids if tallied[e] != recounted[e]]
+        assert not differ, f"tallies differ from the recount for {len(differ)} enrolments"
+        say(f"  read in {seconds:.2f} s; equal for all {enrolments:,} enrolments")
+        del tallied, recounted
         maintain(dialect)
 
         scan = scan_step(dialect, world.sessions[-1].starts_at.date(), args.profile)

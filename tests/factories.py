@@ -33,6 +33,7 @@ from casework.models import (
     UserRole,
     academic_year_of,
 )
+from casework.registers.tallies import refresh_tallies
 
 _serial = itertools.count(1)
 
@@ -111,9 +112,11 @@ class Factory:
     def mark(self, enrolment: Enrolment, session: Session, code: str, **kw: Any) -> Mark:
         code_set = enrolment.programme.policy.code_set
         kw.setdefault("recorded_by", "tests")
-        return self._add(
+        mark = self._add(
             Mark(enrolment=enrolment, session=session, code=self.code(code, code_set), **kw)
         )
+        refresh_tallies([enrolment.id])  # as every writer of marks does
+        return mark
 
     def register(
         self,
@@ -143,6 +146,7 @@ class Factory:
             )
         db.session.add_all(marks)
         db.session.flush()
+        refresh_tallies([enrolment.id])  # as every writer of marks does
         return marks
 
     def cohort(

@@ -31,6 +31,7 @@ from casework.models import (
     Enrolment,
     EnrolmentStatus,
     Learner,
+    Mark,
     MarkCategory,
     Occurrence,
     Policy,
@@ -44,12 +45,14 @@ from casework.models.types import utcnow
 from casework.policies.rules import rules_of
 from casework.registers.figures import AttendanceFigures, attendance_figures
 from casework.registers.figures import counted_marks as _marks
+from casework.registers.tallies import may_need_certificates, tallied_figures
 from casework.registers.thresholds import Judgement, judge, window_start
 from casework.sqlfuncs import date_of
 from casework.workdays import add_working_days
 
 LOCAL = ZoneInfo("Europe/London")  # sessions are kept in local time
 _CHUNK = 500
+_CANDIDATES = 5_000  # enrolments per illness-run query (bound parameters stay well in limits)
 _UNAUTHORISED = MarkCategory.UNAUTHORISED.value
 
 
@@ -145,8 +148,13 @@ def _scan(as_at: date, report: ScanReport, on_progress: Callable[[int, int], Non
     since_of: dict[int, date] = {}
     for since, policy_ids in by_window.items():
         ids = [e for p in policy_ids for e in by_policy[p]]
-        whole = len(by_window) == 1
-        found = attendance_figures(as_at, since=since, enrolment_ids=None if whole else ids)
+        # The tallies where they answer for the day; a recount for the rest.
+        found, recount = tallied_figures(as_at, since, ids)
+        if recount:
+            whole = len(by_window) == 1 and len(recount) == len(ids)
+            found.update(
+                attendance_figures(as_at, since=since, enrolment_ids=None if whole else recount)
+            )
         for eid in ids:
             figures[eid] = found[eid]
             since_of[eid] = since
@@ -367,11 +375,15 @@ def _rebook(as_at, report, by_policy, policies, since_of) -> None:
             continue
         since = min(since_of[e] for e in ids)
         whole = len(by_policy) == 1
-        marks = _marks(as_at, since, None if whole else ids).subquery("m")
-        query = (
-            select(marks.c.enrolment_id, marks.c.mark_id, marks.c.starts_at)
-            .join(Session, Session.id == marks.c.session_id)
-            .where(Session.kind == SessionKind.ONE_TO_ONE, marks.c.category == _UNAUTHORISED)
+        # The marks of 1-2-1 sessions only, found through the mark's session index.
+        one_to_one = select(Session.id).where(Session.kind == SessionKind.ONE_TO_ONE)
+        marks = (
+            _marks(as_at, since, None if whole else ids)
+            .where(Mark.session_id.in_(one_to_one))
+            .subquery("m")
+        )
+        query = select(marks.c.enrolment_id, marks.c.mark_id, marks.c.starts_at).where(
+            marks.c.category == _UNAUTHORISED
         )
         rows += [(eid, mid, at, days) for eid, mid, at in db.session.execute(query)]
     if not rows:
@@ -399,41 +411,11 @@ def _medical(as_at, report, by_policy, policies, since_of) -> None:
         if not days or not ids:
             continue
         since = min(since_of[e] for e in ids)
-        whole = len(by_policy) == 1
-        marks = _marks(as_at, since, None if whole else ids).subquery("m")
-        ill = (marks.c.category == MarkCategory.AUTHORISED.value) & (marks.c.reason == "illness")
-        grouped = (
-            select(
-                marks.c.enrolment_id,
-                marks.c.mark_id,
-                marks.c.starts_at,
-                marks.c.evidence,
-                ill.label("ill"),
-                func.sum(sql_case((ill, 0), else_=1))
-                .over(
-                    partition_by=marks.c.enrolment_id,
-                    order_by=(marks.c.starts_at, marks.c.session_id),
-                )
-                .label("run"),
-            )
-            .where(marks.c.category != MarkCategory.NOT_COUNTED.value)
-            .subquery("g")
-        )
-        query = (
-            select(
-                grouped.c.enrolment_id,
-                func.min(grouped.c.mark_id),
-                func.min(date_of(grouped.c.starts_at)),
-                func.max(date_of(grouped.c.starts_at)),
-                func.count(grouped.c.evidence),
-            )
-            .where(grouped.c.ill)
-            .group_by(grouped.c.enrolment_id, grouped.c.run)
-        )
-        for eid, first_mark, first_day, last_day, evidenced in db.session.execute(query):
-            first_day, last_day = _as_date(first_day), _as_date(last_day)
-            if (last_day - first_day).days + 1 > days and not evidenced:
-                runs.append((eid, first_mark, first_day, last_day, days))
+        # Only enrolments whose tallies leave room for such a run (most have none).
+        candidates = may_need_certificates(since, None if len(by_policy) == 1 else ids)
+        for start in range(0, len(candidates), _CANDIDATES):
+            chunk = candidates[start : start + _CANDIDATES]
+            runs += _illness_runs(as_at, since, days, chunk)
     if not runs:
         return
     report.medical_certificate_items = _add_due_items(
@@ -449,6 +431,47 @@ def _medical(as_at, report, by_policy, policies, since_of) -> None:
             for eid, first_mark, first_day, _last_day, days in runs
         ),
     )
+
+
+def _illness_runs(as_at, since, days, ids) -> list[tuple[int, int, date, date, int]]:
+    """(enrolment, first mark, first day, last day, days) of each unevidenced illness run of
+    these enrolments longer than ``days``."""
+    marks = _marks(as_at, since, ids).subquery("m")
+    ill = (marks.c.category == MarkCategory.AUTHORISED.value) & (marks.c.reason == "illness")
+    grouped = (
+        select(
+            marks.c.enrolment_id,
+            marks.c.mark_id,
+            marks.c.starts_at,
+            marks.c.evidence,
+            ill.label("ill"),
+            func.sum(sql_case((ill, 0), else_=1))
+            .over(
+                partition_by=marks.c.enrolment_id,
+                order_by=(marks.c.starts_at, marks.c.session_id),
+            )
+            .label("run"),
+        )
+        .where(marks.c.category != MarkCategory.NOT_COUNTED.value)
+        .subquery("g")
+    )
+    query = (
+        select(
+            grouped.c.enrolment_id,
+            func.min(grouped.c.mark_id),
+            func.min(date_of(grouped.c.starts_at)),
+            func.max(date_of(grouped.c.starts_at)),
+            func.count(grouped.c.evidence),
+        )
+        .where(grouped.c.ill)
+        .group_by(grouped.c.enrolment_id, grouped.c.run)
+    )
+    runs = []
+    for eid, first_mark, first_day, last_day, evidenced in db.session.execute(query):
+        first_day, last_day = _as_date(first_day), _as_date(last_day)
+        if (last_day - first_day).days + 1 > days and not evidenced:
+            runs.append((eid, first_mark, first_day, last_day, days))
+    return runs
 
 
 def _as_date(value: Any) -> date:

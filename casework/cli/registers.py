@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 from casework.cli.progress import progress_bar
 from casework.jobs.after_commit import messages_due_after_commit
 from casework.registers.importing import ImportRejected, import_register, importer_problem
+from casework.registers.tallies import repair_tallies, tally_differences
 
 MAX_ERRORS_SHOWN = 50
 
@@ -59,4 +60,46 @@ def import_register_command(file: Path, imported_by: str) -> None:
     )
 
 
-COMMANDS = [import_register_command]
+@click.group("tallies")
+def tallies_group() -> None:
+    """The enrolment tallies the scan reads: check them against a recount, or repair them."""
+
+
+@tallies_group.command("check")
+@with_appcontext
+def tallies_check_command() -> None:
+    """List every tally that differs from a full recount of its marks; exit 1 if any does."""
+    differences = 0
+    for difference in tally_differences():
+        differences += 1
+        if differences <= MAX_ERRORS_SHOWN:
+            click.echo(
+                f"enrolment {difference.enrolment_id} from {difference.window_start}: "
+                f"stored {_tally_words(difference.stored)}; "
+                f"recounted {_tally_words(difference.recounted)}"
+            )
+    if differences:
+        raise click.ClickException(
+            f"{differences} tally(ies) differ from a recount; run 'casework tallies repair'."
+        )
+    click.echo("Every tally equals a recount of its marks.")
+
+
+def _tally_words(values: dict | None) -> str:
+    if values is None:
+        return "none"
+    return ", ".join(
+        f"{key} {value}"
+        for key, value in values.items()
+        if key not in ("enrolment_id", "window_start")
+    )
+
+
+@tallies_group.command("repair")
+@with_appcontext
+def tallies_repair_command() -> None:
+    """Recount every enrolment's tally from its marks (after upgrading, or if check fails)."""
+    click.echo(f"Recounted {repair_tallies()} enrolment tallies.")
+
+
+COMMANDS = [import_register_command, tallies_group]

@@ -45,6 +45,7 @@ from casework.models.registers import (
     SessionKind,
 )
 from casework.models.staff import Role, User, UserRole
+from casework.models.tallies import EnrolmentTally
 
 __all__ = [
     "AbsenceReason",
@@ -61,6 +62,7 @@ __all__ = [
     "DueKind",
     "Enrolment",
     "EnrolmentStatus",
+    "EnrolmentTally",
     "IdempotentRequest",
     "Learner",
     "LearnerAccount",

@@ -38,6 +38,7 @@ from casework.records.common import (
     require_administers,
 )
 from casework.records.programmes import programme_to_administer
+from casework.registers.tallies import refresh_tallies
 from casework.registers.thresholds import attendance_summary
 
 CHANGEABLE = ("mentor_id", "end_date", "status", "is_apprentice", "is_dual_registered")
@@ -207,7 +208,11 @@ def update_enrolment(actor: User, enrolment_id: int, changes: dict[str, Any]) ->
     if "end_date" in changes:
         _check_end(errors, enrolment.start_date, changes["end_date"])
     errors.raise_any()
+    ended = "end_date" in changes and changes["end_date"] != enrolment.end_date
     apply(enrolment, changes, CHANGEABLE)
+    if ended:  # marks after the end no longer count
+        db.session.flush()
+        refresh_tallies([enrolment.id])
     commit("_schema", "The enrolment changed while this was saved; try again.")
     return enrolment
 

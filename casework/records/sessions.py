@@ -24,6 +24,7 @@ from casework.records.common import (
     require_administers,
 )
 from casework.records.programmes import programme_to_administer, visible_programmes
+from casework.registers.tallies import refresh_tallies_of_sessions
 
 CHANGEABLE = (
     "session_ref",
@@ -134,6 +135,10 @@ def update_session(actor: User, session_id: int, changes: dict[str, Any]) -> Ses
         if marked:
             errors.add("starts_at", "The session has marks: it must stay in its academic year.")
     errors.raise_any()
+    moved = (starts, closes) != (session.starts_at, session.register_closes_at)
     apply(session, changes, CHANGEABLE)
+    if moved:  # its marks count (and order) by these times
+        db.session.flush()
+        refresh_tallies_of_sessions([session.id])
     commit("session_ref", f"There is already a session {session.session_ref}.")
     return session

@@ -139,18 +139,17 @@ def _start_of(since: date) -> datetime:
     return datetime.combine(since, time.min)
 
 
-def _marks(before: Any, start: Any | None, enrolments: ColumnElement[bool] | None) -> Select:
-    """``counted_marks`` for sessions starting before ``before`` (and from ``start``), of the
-    enrolments ``enrolments`` picks: values or bound parameters."""
-    session = (
-        select(
-            Session.id,
-            Session.starts_at,
-            minutes_between(Session.starts_at, Session.register_closes_at).label("close_minutes"),
-        )
-        .where(Session.starts_at < before)
-        .subquery("s")
+def _marks(before: Any | None, start: Any | None, enrolments: ColumnElement[bool] | None) -> Select:
+    """``counted_marks`` for sessions starting before ``before`` (None: any time; and from
+    ``start``), of the enrolments ``enrolments`` picks: values or bound parameters."""
+    session = select(
+        Session.id,
+        Session.starts_at,
+        minutes_between(Session.starts_at, Session.register_closes_at).label("close_minutes"),
     )
+    if before is not None:
+        session = session.where(Session.starts_at < before)
+    session = session.subquery("s")
     close = session.c.close_minutes
     category = case(
         (_past_close(Mark.minutes_late, close), literal(C.UNAUTHORISED.value)),
@@ -234,7 +233,9 @@ def _one_enrolment(windowed: bool) -> tuple[Select, Select]:
     return _totals(marks), _first_of_period(marks)
 
 
-def _totals(query: Select) -> Select:
+def _totals(query: Select, *extra: Any) -> Select:
+    """Per enrolment: the counts, then the last breaking and the last unauthorised session
+    start (see ``_read_totals``), then ``extra(marks)`` for each of ``extra``."""
     marks = query.subquery("m")
     cat = marks.c.category
     return select(
@@ -252,6 +253,7 @@ def _totals(query: Select) -> Select:
         ),
         func.max(case((cat.in_(_BREAKING), marks.c.starts_at))),
         func.max(case((cat == C.UNAUTHORISED.value, marks.c.starts_at))),
+        *(column(marks) for column in extra),
     ).group_by(marks.c.enrolment_id)
 
 
@@ -262,9 +264,105 @@ def _read_totals(rows: Iterable[Any]) -> tuple[dict[int, tuple[int, ...]], list[
     open_periods: list[int] = []
     for enrolment_id, *numbers, last_break, last_unauthorised in rows:
         counts[enrolment_id] = tuple(numbers)
-        if last_unauthorised is not None and (last_break is None or last_unauthorised > last_break):
+        if _in_period(last_break, last_unauthorised):
             open_periods.append(enrolment_id)
     return counts, open_periods
+
+
+def _in_period(last_break: Any, last_unauthorised: Any) -> bool:
+    return last_unauthorised is not None and (last_break is None or last_unauthorised > last_break)
+
+
+@dataclass(frozen=True)
+class Recount:
+    """An enrolment's counts (in ``AttendanceFigures`` order), absence period and latest counted
+    session start, over every mark from a window's start on."""
+
+    counts: tuple[int, ...]
+    period: AbsencePeriod | None
+    latest: datetime | None
+    # Unevidenced illness absences that follow another (counted marks in order): an illness
+    # run needing a medical certificate has at least one.
+    illness_pairs: int
+
+    def figures(self, enrolment_id: int, as_at: date) -> AttendanceFigures:
+        """The figures as at ``as_at``: the same as ``attendance_figures`` from the window's
+        start when no counted session starts after ``as_at``."""
+        return AttendanceFigures(enrolment_id, as_at, *self.counts, self.period)
+
+
+def recount(since: date, enrolment_ids: list[int], *, scan_all: bool = False) -> dict[int, Recount]:
+    """Each enrolment's marks from ``since`` on, whatever their date, by the figures' SQL;
+    ``scan_all`` reads every enrolment's marks in one pass instead of looking these up (faster
+    for most of them)."""
+    start = _start_of(since)
+    marks = _marks(None, start, None if scan_all else Mark.enrolment_id.in_(enrolment_ids))
+    counts: dict[int, tuple[int, ...]] = {}
+    latest: dict[int, datetime] = {}
+    open_periods: list[int] = []
+    ill: list[int] = []
+    for eid, *numbers, last_break, last_unauthorised, last, illness in db.session.execute(
+        _totals(marks, lambda m: func.max(m.c.starts_at), _unevidenced_illness)
+    ):
+        counts[eid], latest[eid] = tuple(numbers), last
+        if illness > 1:
+            ill.append(eid)
+        if _in_period(last_break, last_unauthorised):
+            open_periods.append(eid)
+    periods: dict[int, AbsencePeriod] = {}
+    wanted = set(enrolment_ids)
+    open_periods = [eid for eid in open_periods if eid in wanted]
+    for first in range(0, len(open_periods), _PERIOD_CHUNK):
+        chunk = open_periods[first : first + _PERIOD_CHUNK]
+        query = _first_of_period(_marks(None, start, Mark.enrolment_id.in_(chunk)))
+        for eid, sessions, mark_id, started_at in db.session.execute(query):
+            periods[eid] = AbsencePeriod(sessions, mark_id, started_at)
+    pairs: dict[int, int] = {}
+    ill = [eid for eid in ill if eid in wanted]
+    for first in range(0, len(ill), _PERIOD_CHUNK):
+        chunk = ill[first : first + _PERIOD_CHUNK]
+        query = _illness_pairs(_marks(None, start, Mark.enrolment_id.in_(chunk)))
+        pairs.update((eid, n) for eid, n in db.session.execute(query))
+    return {
+        eid: Recount(counts.get(eid, _ZERO), periods.get(eid), latest.get(eid), pairs.get(eid, 0))
+        for eid in enrolment_ids
+    }
+
+
+def _illness_pairs(query: Select) -> Select:
+    """Per enrolment: its unevidenced illness absences whose previous counted mark is one too."""
+    marks = query.subquery("m")
+    ill = case((_unevidenced(marks), 1), else_=0)
+    flagged = (
+        select(
+            marks.c.enrolment_id,
+            ill.label("ill"),
+            func.lag(ill)
+            .over(
+                partition_by=marks.c.enrolment_id,
+                order_by=(marks.c.starts_at, marks.c.session_id),
+            )
+            .label("before"),
+        )
+        .where(marks.c.category != C.NOT_COUNTED.value)
+        .subquery("f")
+    )
+    both = and_(flagged.c.ill == 1, flagged.c.before == 1)
+    return select(flagged.c.enrolment_id, func.sum(case((both, 1), else_=0))).group_by(
+        flagged.c.enrolment_id
+    )
+
+
+def _unevidenced(marks) -> ColumnElement[bool]:
+    return and_(
+        marks.c.category == C.AUTHORISED.value,
+        marks.c.reason == "illness",
+        marks.c.evidence.is_(None),
+    )
+
+
+def _unevidenced_illness(marks) -> ColumnElement:
+    return func.coalesce(func.sum(case((_unevidenced(marks), 1), else_=0)), 0)
 
 
 _ZERO = (0, 0, 0, 0, 0, 0, 0, 0)

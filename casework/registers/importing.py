@@ -54,6 +54,7 @@ from casework.models import (
     academic_year_of,
 )
 from casework.registers.notices import queue_absence_notices
+from casework.registers.tallies import refresh_tallies
 
 LOCAL_ZONE = ZoneInfo("Europe/London")
 REQUIRED_COLUMNS = ("learner_id", "session_id", "code")
@@ -66,6 +67,7 @@ OPTIONAL_COLUMNS = (
 )
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 _LOOKUP_CHUNK = 500
+_COMPARE_ROWS = 50_000  # a batch's rows compared with the stored marks at a time
 _PROGRESS_EVERY = 10_000  # rows checked between progress reports: cheap, yet a smooth bar
 _MAX_MINUTES_LATE = 24 * 60
 _REASON_WORDS = ", ".join(r.value for r in AbsenceReason)
@@ -628,10 +630,14 @@ def _write(
     db.session.add(batch)
     db.session.flush()
     connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        affected = _upsert_postgresql(connection, rows, batch.id)
-    else:
-        affected = _upsert_sqlite(connection, rows, batch.id)
+    written = _new_or_changed(connection, rows)
+    affected = 0
+    if written and connection.dialect.name == "postgresql":
+        affected = _upsert_postgresql(connection, written, batch.id)
+    elif written:
+        affected = _upsert_sqlite(connection, written, batch.id)
+    # The tallies of the enrolments whose marks changed, recounted in this transaction.
+    refresh_tallies({row[0] for row in written})
     updated = db.session.scalar(
         select(func.count()).select_from(MarkChange).where(MarkChange.import_id == batch.id)
     )
@@ -641,6 +647,48 @@ def _write(
     # Absence alerts for the marks just written, in the same transaction (policy [[notices]]).
     queue_absence_notices(batch.id, now)
     return ImportResult(batch.id, batch.rows, batch.created, batch.updated, batch.unchanged)
+
+
+def _new_or_changed(connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The rows with no stored mark or one whose content differs: the stored marks are read a
+    few sessions at a time, so an unchanged file rewrites nothing (the upsert would compare
+    every row again in the database, at a tenth of the speed)."""
+    by_session: dict[int, list[int]] = {}
+    for index, row in enumerate(rows):
+        by_session.setdefault(row[1], []).append(index)
+    unchanged: set[int] = set()
+    cursor = connection.connection.driver_connection.cursor()
+    for sessions in _session_batches(by_session):
+        # Ids are integers from the lookups, so they can be written into the statement.
+        cursor.execute(
+            "SELECT enrolment_id, session_id, code_id, minutes_late, absence_reason,"
+            " evidence_ref FROM mark WHERE session_id IN"
+            f" ({', '.join(str(int(s)) for s in sessions)})"
+        )
+        stored = {(e, s): content for e, s, *content in cursor.fetchall()}
+        for session_id in sessions:
+            for index in by_session[session_id]:
+                row = rows[index]
+                if stored.get((row[0], row[1])) == [row[2], row[3], row[4], row[5]]:
+                    unchanged.add(index)
+    cursor.close()
+    if not unchanged:
+        return rows
+    return [row for index, row in enumerate(rows) if index not in unchanged]
+
+
+def _session_batches(by_session: dict[int, list[int]]) -> Iterator[list[int]]:
+    """Sessions in groups of about _COMPARE_ROWS of the batch's rows (memory stays bounded)."""
+    batch: list[int] = []
+    size = 0
+    for session_id, indices in by_session.items():
+        batch.append(session_id)
+        size += len(indices)
+        if size >= _COMPARE_ROWS or len(batch) == _LOOKUP_CHUNK:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def _upsert_statement(dialect_insert, source=None):

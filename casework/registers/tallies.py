@@ -1,0 +1,195 @@
+"""Enrolment tallies (``EnrolmentTally``): each enrolment's figures over its academic year,
+recounted whenever its marks (or what they count against: a session's times, the enrolment's
+dates) change, in the same transaction, so the scan reads one row per enrolment.
+
+A tally answers for a day when its window is the day's window and no counted session starts after
+the day; otherwise (a scan of a past day, an enrolment with no tally) the figures are recounted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import delete, select
+
+from casework.extensions import db
+from casework.models import Enrolment, EnrolmentTally, Mark
+from casework.registers.figures import AbsencePeriod, AttendanceFigures, Recount, recount
+
+_CHUNK = 500  # enrolments per recount
+_SCAN_ALL = 2_000  # more enrolments than this: recount them in one pass over the marks
+_COUNTS = (
+    "present",
+    "late",
+    "approved_activity",
+    "authorised",
+    "unauthorised",
+    "not_counted",
+    "after_close",
+    "authorised_without_reason",
+)
+
+
+def window_of(academic_year: int) -> date:
+    """The tallies' window: the academic year (every policy's window today)."""
+    return date(academic_year, 8, 1)
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+def _windows(enrolment_ids: Iterable[int] | None) -> dict[date, list[int]]:
+    """window -> its enrolments, of these enrolments (every enrolment when None)."""
+    query = select(Enrolment.id, Enrolment.academic_year)
+    rows: list[tuple[int, int]] = []
+    if enrolment_ids is None:
+        rows = list(db.session.execute(query))
+    else:
+        for chunk in _chunks(sorted(set(enrolment_ids))):
+            rows += db.session.execute(query.where(Enrolment.id.in_(chunk))).all()
+    out: dict[date, list[int]] = defaultdict(list)
+    for eid, year in rows:
+        out[window_of(year)].append(eid)
+    return out
+
+
+def _recounts(enrolment_ids: Iterable[int] | None) -> Iterator[tuple[date, dict[int, Recount]]]:
+    for window, ids in _windows(enrolment_ids).items():
+        if len(ids) > _SCAN_ALL:  # one pass over the marks beats this many lookups
+            yield window, recount(window, sorted(ids), scan_all=True)
+            continue
+        for chunk in _chunks(sorted(ids)):
+            yield window, recount(window, chunk)
+
+
+def refresh_tallies(enrolment_ids: Iterable[int] | None = None) -> int:
+    """Recount and store the tallies of these enrolments (every enrolment when None), in the
+    caller's transaction; how many were stored."""
+    stored = 0
+    for window, found in _recounts(enrolment_ids):
+        for ids in _chunks(list(found)):
+            db.session.execute(
+                delete(EnrolmentTally)
+                .where(EnrolmentTally.enrolment_id.in_(ids))
+                .execution_options(synchronize_session=False)
+            )
+            db.session.execute(
+                EnrolmentTally.__table__.insert(), [_row(eid, window, found[eid]) for eid in ids]
+            )
+        stored += len(found)
+    return stored
+
+
+def refresh_tallies_of_sessions(session_ids: Iterable[int]) -> int:
+    """``refresh_tallies`` for the enrolments marked on these sessions (whose times changed)."""
+    ids: set[int] = set()
+    for chunk in _chunks(sorted(set(session_ids))):
+        ids.update(db.session.scalars(select(Mark.enrolment_id).where(Mark.session_id.in_(chunk))))
+    return refresh_tallies(ids) if ids else 0
+
+
+def _row(eid: int, window: date, found: Recount) -> dict:
+    period = found.period
+    return {
+        "enrolment_id": eid,
+        "window_start": window,
+        **dict(zip(_COUNTS, found.counts, strict=True)),
+        "period_sessions": period and period.sessions,
+        "period_first_mark_id": period and period.first_mark_id,
+        "period_started_at": period and period.started_at,
+        "last_session_at": found.latest,
+        "illness_pairs": found.illness_pairs,
+    }
+
+
+_COLUMNS = [EnrolmentTally.__table__.c[name] for name in _COUNTS]
+_PERIOD = (
+    EnrolmentTally.period_sessions,
+    EnrolmentTally.period_first_mark_id,
+    EnrolmentTally.period_started_at,
+)
+
+
+def tallied_figures(
+    as_at: date, since: date, enrolment_ids: Iterable[int]
+) -> tuple[dict[int, AttendanceFigures], list[int]]:
+    """The figures as at the end of ``as_at`` over the window from ``since`` of the enrolments
+    whose tallies answer for that day, and the enrolments whose tallies do not (to recount)."""
+    wanted = set(enrolment_ids)
+    end = datetime.combine(as_at + timedelta(days=1), time.min)
+    found: dict[int, AttendanceFigures] = {}
+    for eid, *counts, sessions, first_mark_id, started_at, last in db.session.execute(
+        select(
+            EnrolmentTally.enrolment_id, *_COLUMNS, *_PERIOD, EnrolmentTally.last_session_at
+        ).where(EnrolmentTally.window_start == since)
+    ):
+        if eid in wanted and (last is None or last < end):
+            period = sessions and AbsencePeriod(sessions, first_mark_id, started_at)
+            found[eid] = AttendanceFigures(eid, as_at, *counts, period or None)
+    return found, sorted(wanted - found.keys())
+
+
+def may_need_certificates(since: date, enrolment_ids: Iterable[int] | None) -> list[int]:
+    """Of these enrolments (every enrolment when None), those that may have an illness run
+    needing a medical certificate in the window from ``since``: two unevidenced illness absences
+    in a row, or no tally for that window to say (a run needs two marks: the policies' days are
+    1 or more; a run up to any day is two such in a row in the whole window too)."""
+    if enrolment_ids is None:
+        enrolment_ids = db.session.scalars(select(Enrolment.id))
+    wanted = set(enrolment_ids)
+    ruled_out = set(
+        db.session.scalars(
+            select(EnrolmentTally.enrolment_id).where(
+                EnrolmentTally.window_start == since, EnrolmentTally.illness_pairs == 0
+            )
+        )
+    )
+    return sorted(wanted - ruled_out)
+
+
+@dataclass(frozen=True)
+class Difference:
+    enrolment_id: int
+    window_start: date
+    stored: dict | None  # None: no tally
+    recounted: dict | None  # None: a tally for a window the enrolment is not in
+
+
+def tally_differences() -> Iterator[Difference]:
+    """Every tally that differs from a full recount of its enrolment's marks, and every
+    enrolment with marks but no tally (one without marks needs none: the scan recounts it)."""
+    stored: dict[tuple[int, date], dict] = {}
+    columns = [c for c in EnrolmentTally.__table__.c]
+    for row in db.session.execute(select(*columns)):
+        values = dict(row._mapping)
+        stored[(values["enrolment_id"], values["window_start"])] = values
+    seen: set[tuple[int, date]] = set()
+    for window, found in _recounts(None):
+        for eid, r in found.items():
+            key = (eid, window)
+            seen.add(key)
+            expected = _row(eid, window, r)
+            if key not in stored and r.latest is None:
+                continue
+            if stored.get(key) != expected:
+                yield Difference(eid, window, stored.get(key), expected)
+    for key in sorted(stored.keys() - seen):
+        yield Difference(key[0], key[1], stored[key], None)
+
+
+def repair_tallies() -> int:
+    """Recount every enrolment's tally from its marks (and drop any other), then commit: what
+    fills the tallies after the upgrade that added them. How many were stored."""
+    try:
+        db.session.execute(delete(EnrolmentTally))
+        stored = refresh_tallies()
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return stored

@@ -1,0 +1,194 @@
+"""Enrolment tallies: after any sequence of writes they equal a full recount of the marks, the
+scan's figures from them equal the recount's, and an unchanged import rewrites nothing."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from casework.extensions import db
+from casework.models import EnrolmentTally, Mark, Role
+from casework.records.enrolments import update_enrolment
+from casework.records.sessions import update_session
+from casework.registers.figures import attendance_figures
+from casework.registers.importing import ImportRejected, import_marks, import_register
+from casework.registers.tallies import (
+    refresh_tallies,
+    tallied_figures,
+    tally_differences,
+    window_of,
+)
+from tests.registers.conftest import csv_bytes
+
+SINCE = window_of(2026)
+LEARNERS = 3
+SESSIONS = 8
+# (code, minutes late, reason, evidence): every kind of mark the figures tell apart.
+MARKS = [
+    ("P", "", "", ""),
+    ("L", "10", "", ""),
+    ("L", "45", "", ""),  # past the register's close: unauthorised, an arrival
+    ("U", "", "", ""),
+    ("U", "20", "", ""),  # unauthorised, came late
+    ("N", "", "", ""),
+    ("A", "", "illness", ""),
+    ("A", "", "illness", "GP note"),
+    ("A", "", "bereavement", ""),
+    ("X", "", "", ""),
+    ("E", "", "", ""),
+]
+
+write = st.lists(
+    st.tuples(
+        st.integers(0, LEARNERS - 1), st.integers(0, SESSIONS - 1), st.integers(0, len(MARKS) - 1)
+    ),
+    min_size=1,
+    max_size=12,
+)
+step = st.one_of(
+    st.tuples(st.just("import"), write),
+    # a session moved (its start, so its place in the order, and its register's close)
+    st.tuples(st.just("move"), st.integers(0, SESSIONS - 1), st.integers(-3, 3)),
+    # an enrolment ended (or its end cleared)
+    st.tuples(st.just("end"), st.integers(0, LEARNERS - 1), st.none() | st.integers(0, 20)),
+)
+
+
+def _world(make):
+    programme = make.programme("003-green-labyrinth")
+    enrolments = [make.enrolment(programme=programme) for _ in range(LEARNERS)]
+    sessions = [
+        make.session(programme, datetime(2026, 9, 7, 9) + timedelta(days=2 * i))
+        for i in range(SESSIONS)
+    ]
+    return programme, enrolments, sessions
+
+
+def _items(enrolments, sessions, writes):
+    chosen = {}
+    for learner, session, mark in writes:  # a batch names each learner and session once
+        chosen[(learner, session)] = mark
+    return [
+        [
+            enrolments[e].learner.learner_ref,
+            sessions[s].session_ref,
+            *MARKS[mark],
+            "",
+            "",
+        ]
+        for (e, s), mark in chosen.items()
+    ]
+
+
+def _assert_tallies_equal_a_recount(enrolments, as_at_days):
+    assert list(tally_differences()) == []
+    ids = [e.id for e in enrolments]
+    for days in as_at_days:
+        as_at = date(2026, 9, 6) + timedelta(days=days)
+        tallied, recount = tallied_figures(as_at, SINCE, ids)
+        recounted = attendance_figures(as_at, since=SINCE, enrolment_ids=ids)
+        # Where a tally answers for the day, it says what the recount says.
+        assert {e: recounted[e] for e in tallied} == tallied
+        latest = {
+            t.enrolment_id: t.last_session_at
+            for t in db.session.scalars(
+                select(EnrolmentTally).where(EnrolmentTally.enrolment_id.in_(ids))
+            )
+        }
+        # and it answers for every day from its last counted session on (none: no tally yet)
+        for eid in recount:
+            assert eid not in latest or latest[eid].date() > as_at
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    steps=st.lists(step, min_size=1, max_size=6),
+    as_at_days=st.lists(st.integers(0, 30), max_size=3),
+)
+def test_after_any_writes_the_tallies_equal_a_full_recount(make, steps, as_at_days):
+    admin = make.user(Role.ADMINISTRATOR)
+    _programme, enrolments, sessions = _world(make)
+    db.session.commit()
+    for kind, *args in steps:
+        if kind == "import":
+            items = _items(enrolments, sessions, args[0])
+            try:
+                import_marks(items, source="t", imported_by="tests")
+            except ImportRejected as rejected:  # a session after an enrolment's end: nothing
+                assert all("outside learner" in str(e) for e in rejected.errors), rejected
+        elif kind == "move":
+            session, days = sessions[args[0]], args[1]
+            starts = session.starts_at + timedelta(days=days, minutes=days)
+            update_session(
+                admin,
+                session.id,
+                {
+                    "starts_at": starts,
+                    "ends_at": starts + timedelta(hours=2),
+                    "register_closes_at": starts + timedelta(minutes=30 + 10 * days),
+                },
+            )
+        else:
+            end = None if args[1] is None else date(2026, 9, 7) + timedelta(days=args[1])
+            update_enrolment(admin, enrolments[args[0]].id, {"end_date": end})
+        _assert_tallies_equal_a_recount(enrolments, [*as_at_days, 60])
+
+
+def test_a_tally_is_only_used_for_a_day_after_its_last_session(make):
+    _programme, (enrolment, *_), sessions = _world(make)
+    ref = enrolment.learner.learner_ref
+    import_marks(
+        [[ref, s.session_ref, "U", "", "", "", "", ""] for s in sessions],
+        source="t",
+        imported_by="tests",
+    )
+    last = sessions[-1].starts_at.date()
+    tallied, recount = tallied_figures(last, SINCE, [enrolment.id])
+    assert recount == [] and tallied[enrolment.id].unauthorised == SESSIONS
+    assert tallied[enrolment.id].absence_period.sessions == SESSIONS
+    # A day before the last session: the tally counts a session after it, so it is recounted.
+    tallied, recount = tallied_figures(last - timedelta(days=1), SINCE, [enrolment.id])
+    assert tallied == {} and recount == [enrolment.id]
+    # Another window's tally does not answer either.
+    tallied, recount = tallied_figures(last, SINCE - timedelta(days=1), [enrolment.id])
+    assert tallied == {} and recount == [enrolment.id]
+
+
+def test_an_enrolment_without_marks_has_a_zero_tally_once_refreshed(make):
+    _programme, (enrolment, *_), _sessions = _world(make)
+    refresh_tallies([enrolment.id])
+    tallied, recount = tallied_figures(date(2026, 10, 1), SINCE, [enrolment.id])
+    assert recount == [] and tallied == attendance_figures(
+        date(2026, 10, 1), since=SINCE, enrolment_ids=[enrolment.id]
+    )
+
+
+def test_an_unchanged_file_rewrites_nothing_and_says_so(make):
+    _programme, enrolments, sessions = _world(make)
+    rows = [
+        f"{e.learner.learner_ref},{s.session_ref},{code},{minutes},{reason},{evidence},,"
+        for e in enrolments
+        for s, (code, minutes, reason, evidence) in zip(sessions[:-1], MARKS, strict=False)
+    ]
+    first = import_register(csv_bytes(*rows), filename="r.csv", imported_by="tests")
+    assert (first.created, first.updated, first.unchanged) == (len(rows), 0, 0)
+    written = {m.id: (m.import_id, m.recorded_at) for m in db.session.scalars(select(Mark))}
+    again = import_register(csv_bytes(*rows), filename="r.csv", imported_by="someone else")
+    assert (again.created, again.updated, again.unchanged) == (0, 0, len(rows))
+    db.session.expire_all()
+    assert {m.id: (m.import_id, m.recorded_at) for m in db.session.scalars(select(Mark))} == written
+    # One row changed, one new: only those are written, and reported as such.
+    changed = rows[0].replace(",P,", ",U,")
+    new = f"{enrolments[0].learner.learner_ref},{sessions[-1].session_ref},P,,,,,"
+    third = import_register(
+        csv_bytes(changed, *rows[1:], new), filename="r.csv", imported_by="tests"
+    )
+    assert (third.created, third.updated, third.unchanged) == (1, 1, len(rows) - 1)
+    assert list(tally_differences()) == []
