@@ -3,8 +3,9 @@
 Set-based: attendance figures for all enrolments come from one aggregate query per policy
 window, new absence periods and illness runs from window-function queries; only what changes is
 written. Idempotent (a second run for the same date finds nothing new) and serialised: the run's
-own row is written first, which takes the database's write lock (SQLite) and, on PostgreSQL, an
-advisory lock, so two runs at once cannot both open the same case.
+own row is written first, which takes the database's write lock (SQLite) and, on PostgreSQL, the
+marks' advisory lock (casework.registers.marks_lock), so two runs at once cannot both open the same
+case, and no register import commits between the scan's reads.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case as sql_case
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from casework.cases import service
@@ -45,6 +46,7 @@ from casework.models.types import utcnow
 from casework.policies.rules import rules_of
 from casework.registers.figures import AttendanceFigures, attendance_figures
 from casework.registers.figures import counted_marks as _marks
+from casework.registers.marks_lock import lock_marks_for_scan
 from casework.registers.tallies import may_need_certificates, tallied_figures
 from casework.registers.thresholds import Judgement, judge, window_start
 from casework.sqlfuncs import date_of
@@ -118,8 +120,7 @@ def run_scan(as_at: date, on_progress: Callable[[int, int], None] | None = None)
 
 
 def _lock() -> None:
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('casework-scan'))"))
+    lock_marks_for_scan()
 
 
 def _active(as_at: date):

@@ -53,6 +53,7 @@ from casework.models import (
     academic_year_label,
     academic_year_of,
 )
+from casework.registers.marks_lock import lock_marks_for_import
 from casework.registers.notices import queue_absence_notices
 from casework.registers.tallies import refresh_tallies
 
@@ -228,6 +229,7 @@ def _import(
     if errors:
         raise ImportRejected(errors)
     try:
+        lock_marks_for_import()  # no scan reads between this import's writes and its commit
         result = _write(rows, source, sha256, imported_by, now)
     except Exception:
         db.session.rollback()
