@@ -50,6 +50,8 @@ import benchkit
 from benchkit import RESULTS_DIR, PhaseClock, code_version, profiled, record, say, stopwatch
 
 POSTGRESQL_ENV = "CASEWORK_BENCH_LETTERS_POSTGRESQL_URL"
+REDIS_ENV = "CASEWORK_BENCH_REDIS_URL"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"  # the tests use 11-15
 DEFAULT_POSTGRESQL_URL = "postgresql://postgres@127.0.0.1:5432/casework_bench_letters"
 
 POLICY_KEY = "003-green-labyrinth"  # concern notices to the learner and parent; warnings
@@ -720,7 +722,14 @@ def bench(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]:
     from casework.extensions import db
     from casework.models import LetterJob
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RENDER_LETTERS_ON_ACTION": False})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "RENDER_LETTERS_ON_ACTION": False,
+            # The RQ runs' worker processes are given the same key.
+            "AUDIT_KEY": hashlib.sha256(b"casework bench letters").hexdigest(),
+        }
+    )
     results: dict[str, Any] = {}
     with app.app_context():
         dialect = db.engine.dialect.name
@@ -866,6 +875,8 @@ def bench(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]:
         )
         db.session.remove()
 
+    if args.rq_workers:
+        results["rq"] = rq_runs(args, app, job_ids, htmls, expected)
     if args.no_libreoffice:
         return results
     say("LibreOffice: the same letters as DOCX, converted by soffice --headless --convert-to pdf")
@@ -875,6 +886,66 @@ def bench(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]:
     sample_pages = Counter(pdf_pages(expected[job_ids[n]]) for n in range(0, len(job_ids), step))
     results["libreoffice_sample_weasyprint_pages"] = dict(sample_pages)
     return results
+
+
+def rq_runs(
+    args: argparse.Namespace, app: Any, job_ids: list[int], htmls: list[str], expected: dict
+) -> list[dict[str, Any]]:
+    """Letters through the job queue: every job enqueued (as the scan's command does after its
+    commit), then N ``casework worker --burst`` processes started together, timed until the last
+    has emptied the queue and exited; against bare WeasyPrint on N spawned processes, run next
+    to it. Both include their processes' start-up."""
+    from redis import Redis
+
+    from casework.documents.pdf import BASE_URL
+    from casework.extensions import db
+    from casework.jobs.queues import enqueue_letters
+
+    redis = Redis.from_url(args.redis_url)
+    environment = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "CASEWORK_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "CASEWORK_REDIS_URL": args.redis_url,
+        "CASEWORK_AUDIT_KEY": app.config["AUDIT_KEY"],
+        "CASEWORK_SECRET_KEY": "bench",
+        "CASEWORK_LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-c", "from casework.cli import main; main()"]
+    runs = []
+    for workers in args.rq_workers:
+        say(f"RQ: {workers} casework worker(s) against bare WeasyPrint on {workers} process(es)")
+        bare_seconds, pdfs = bare_parallel(htmls, workers, BASE_URL)
+        if pdfs != [expected[j] for j in job_ids]:
+            raise AssertionError("bare WeasyPrint gave different bytes")
+        with app.app_context():
+            reset_letters(db.engine.dialect.name)
+            redis.flushdb()
+            if not enqueue_letters(job_ids):
+                raise AssertionError("the letters were not queued: is REDIS_URL set?")
+            started = time.perf_counter()
+            processes = [
+                subprocess.Popen(
+                    [*command, "worker", "--burst", "--queue", "letters"], env=environment
+                )
+                for _ in range(workers)
+            ]
+            codes = [process.wait() for process in processes]
+            seconds = time.perf_counter() - started
+            if any(codes):
+                raise AssertionError(f"casework worker exited with {codes}")
+            check = check_stored(job_ids, expected)
+            db.session.remove()
+        if check["same_as_bare"] != len(job_ids):
+            raise AssertionError(f"RQ run stored {check}")
+        say(
+            f"  casework worker x {workers}: {seconds:.1f} s = {len(job_ids) / seconds:.1f}/s; "
+            f"bare WeasyPrint x {workers}: {bare_seconds:.1f} s = "
+            f"{len(job_ids) / bare_seconds:.1f}/s; ratio {bare_seconds / seconds:.2f}x"
+        )
+        runs.append({"workers": workers, "seconds": seconds, "bare_seconds": bare_seconds})
+    redis.flushdb()
+    return runs
 
 
 def server_version(dialect: str) -> str:
@@ -944,6 +1015,15 @@ def report(r: dict[str, Any]) -> str:
             f"{rate['bulk'] / lo_parallel:.2f}x its speed (bare WeasyPrint "
             f"{rate['bare_parallel'] / lo_parallel:.2f}x) | | |",
         ]
+    for run in r.get("rq", []):
+        count, seconds, bare = run["workers"], run["seconds"], run["bare_seconds"]
+        lines += [
+            f"| bare WeasyPrint, spawned pool (start-up included) | {count} | {n:,} | "
+            f"{secs(bare)} | {n / bare:.1f} | baseline | | |",
+            f"| casework on RQ: `casework worker --burst` x {count} (start-up included) | "
+            f"{count} | {n:,} | {secs(seconds)} | {n / seconds:.1f} | {bare / seconds:.2f}x "
+            f"bare WeasyPrint on {count} processes | | |",
+        ]
     lines += [
         "",
         "All runs (s): "
@@ -1002,11 +1082,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--libreoffice-letters", type=int, default=100, help="letters LibreOffice converts (100)"
     )
     parser.add_argument("--no-libreoffice", action="store_true", help="skip LibreOffice")
+    parser.add_argument(
+        "--rq-workers",
+        default="1,2,4",
+        help="RQ worker counts to time against bare WeasyPrint on as many processes (1,2,4; "
+        "'' for none)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get(REDIS_ENV, DEFAULT_REDIS_URL),
+        help=f"a Redis database this may empty (default ${REDIS_ENV}, else {DEFAULT_REDIS_URL})",
+    )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the first one-at-a-time run"
     )
     args = parser.parse_args(argv)
+    try:
+        args.rq_workers = [int(n) for n in args.rq_workers.split(",") if n.strip()]
+    except ValueError:
+        parser.error("--rq-workers takes whole numbers separated by commas, e.g. 1,2,4")
+    if args.rq_workers and min(args.rq_workers) < 1:
+        parser.error("--rq-workers counts must be positive")
     if min(args.cases, args.workers, args.repeat, args.libreoffice_letters) < 1:
         parser.error("counts must be positive")
     if args.warn_every < 0:
