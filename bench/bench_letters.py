@@ -776,7 +776,7 @@ def bench(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]:
         say("start-up of one spawned worker (outside the runs' own timings)")
         casework_start = worker_startup(
             start_casework_worker,
-            (app.config["SQLALCHEMY_DATABASE_URI"],),
+            (app.config["SQLALCHEMY_DATABASE_URI"], os.getpid()),
             _casework_ready,
         )
         bare_start = worker_startup(_bare_start, (BASE_URL,), _ready)
