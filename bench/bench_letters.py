@@ -906,6 +906,7 @@ def rq_runs(
     from casework.jobs.queues import enqueue_letters
 
     redis = Redis.from_url(args.redis_url)
+    app.config["REDIS_URL"] = args.redis_url  # enqueue_letters queues only with Redis configured
     environment = {
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", "/tmp"),
