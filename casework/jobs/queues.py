@@ -28,6 +28,7 @@ ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DE
 RETRY = Retry(max=3, interval=[10, 60, 300])
 FAILURE_TTL = 7 * 24 * 3600
 TIMEOUTS = {LETTERS: 120, MESSAGES: 180}  # seconds; an email's SMTP timeouts are 30 s each
+LOST_NOTE_TTL = 600  # seconds a sweep's note of a job it found in no list is kept
 TASKS = {
     LETTERS: "casework.jobs.tasks.render_letter",
     MESSAGES: "casework.jobs.tasks.deliver_message",
@@ -63,6 +64,29 @@ def enqueue_messages(message_ids: Iterable[int]) -> bool:
     return _enqueue(MESSAGES, message_ids)
 
 
+def waiting_ids(target: Queue) -> set[str]:
+    """The ids in the queue's list and in its intermediate list (popped by a worker with one
+    queue, not yet started)."""
+    return set(target.get_job_ids()) | set(target.intermediate_queue.get_job_ids())
+
+
+def _lost(job: Job) -> bool:
+    """A worker on several queues pops a job's id off its list (BLPOP) and then marks it
+    started: one killed in between leaves it "queued" but in no list, where RQ never looks.
+    A worker takes milliseconds between the two, so a job seen so by two sweeps (a minute apart)
+    is lost; the first only notes it."""
+    key = f"casework:lost:{job.id}"
+    seen = job.enqueued_at.isoformat() if job.enqueued_at else "-"
+    if job.connection.set(key, seen, nx=True, ex=LOST_NOTE_TTL):
+        return False
+    noted = job.connection.get(key)
+    if noted is None or noted.decode() != seen:  # a note about an earlier enqueue: note this one
+        job.connection.set(key, seen, ex=LOST_NOTE_TTL)
+        return False
+    job.connection.delete(key)
+    return True
+
+
 def _enqueue(queue_name: str, row_ids: Iterable[int]) -> bool:
     redis = connection()
     if redis is None:
@@ -73,9 +97,16 @@ def _enqueue(queue_name: str, row_ids: Iterable[int]) -> bool:
     return True
 
 
-def enqueue_one(target: Queue, row_id: int, *, requeue_failed: bool = True) -> bool:
+def enqueue_one(
+    target: Queue,
+    row_id: int,
+    *,
+    requeue_failed: bool = True,
+    waiting: set[str] | None = None,
+) -> bool:
     """Queue one row's job unless it is queued or running; True when queued now. A finished
-    job's leftovers are replaced; a failed one only with ``requeue_failed``."""
+    job's leftovers are replaced; a failed one only with ``requeue_failed``. Given ``waiting``
+    (the ids in the queue's lists), a job "queued" but in none of them is lost (below)."""
     name = job_id(target.name, row_id)
     try:
         previous = Job.fetch(name, connection=target.connection)
@@ -83,7 +114,10 @@ def enqueue_one(target: Queue, row_id: int, *, requeue_failed: bool = True) -> b
         previous = None
     if previous is not None:
         status = previous.get_status(refresh=False)
-        if status in ACTIVE or (status == JobStatus.FAILED and not requeue_failed):
+        if status == JobStatus.QUEUED and waiting is not None and name not in waiting:
+            if not _lost(previous):
+                return False
+        elif status in ACTIVE or (status == JobStatus.FAILED and not requeue_failed):
             return False
         previous.delete()
     try:

@@ -14,7 +14,15 @@ from rq import Worker
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
-from casework.jobs.queues import LETTERS, MESSAGES, QUEUES, enqueue_one, job_id, queue
+from casework.jobs.queues import (
+    LETTERS,
+    MESSAGES,
+    QUEUES,
+    enqueue_one,
+    job_id,
+    queue,
+    waiting_ids,
+)
 from casework.messages.sender import due_message_ids
 
 
@@ -32,16 +40,17 @@ class Swept:
 
 
 def sweep(redis: Redis, now: datetime | None = None) -> Swept:
-    """Queue every pending or failed letter job and every due message that RQ does not hold
-    (a job RQ gave up on waits in its failed registry for `casework jobs --retry-failed`)."""
+    """Queue every pending or failed letter job and every due message that RQ does not hold, or
+    has lost (a worker killed between taking a job and starting it); a job RQ gave up on waits
+    in its failed registry for `casework jobs --retry-failed`."""
     from casework.documents.jobs import pending_jobs  # WeasyPrint: not with the web app
 
     swept = Swept(reclaimed=reclaim_abandoned(redis))
-    letters = queue(LETTERS, redis)
-    swept.letters = sum(enqueue_one(letters, i, requeue_failed=False) for i in pending_jobs())
-    messages = queue(MESSAGES, redis)
-    due = due_message_ids(now)
-    swept.messages = sum(enqueue_one(messages, i, requeue_failed=False) for i in due)
+    for name, ids in ((LETTERS, pending_jobs()), (MESSAGES, due_message_ids(now))):
+        target = queue(name, redis)
+        waiting = waiting_ids(target)
+        count = sum(enqueue_one(target, i, requeue_failed=False, waiting=waiting) for i in ids)
+        setattr(swept, name, count)
     return swept
 
 

@@ -104,3 +104,19 @@ def test_failed_jobs_are_retried_then_listed_and_requeued_on_request(
         "Queued 1 failed job(s) again.",
         "letters: 1 queued, 0 started, 0 scheduled, 0 failed",
     ]
+
+
+def test_the_sweeper_queues_again_a_job_a_killed_worker_took_but_never_started(
+    queues, case_003, runner
+):
+    jobs = sorted(db.session.scalars(select(LetterJob.id)))
+    db.session.commit()
+    assert enqueue_letters(jobs)
+    letters = queue(LETTERS, queues)
+    taken = queues.lpop(letters.key).decode()  # as a worker's BLPOP, then SIGKILL
+    assert Job.fetch(taken, connection=queues).get_status() == "queued"  # but in no list
+    first = runner.invoke(args=["send-due"])
+    assert "Sweeper: queued 0 letter(s)" in first.output  # noted: a live worker may be starting it
+    second = runner.invoke(args=["send-due"])
+    assert "Sweeper: queued 1 letter(s)" in second.output  # still in no list: lost, so queued
+    assert sorted(letters.get_job_ids()) == sorted(f"letter-{i}" for i in jobs)
