@@ -24,8 +24,10 @@ class Policy(db.Model):
     threshold_percent: Mapped[float]
     minimum_sessions: Mapped[int]
     # The whole validated document, so later stages read the policy as it was loaded; code reads
-    # it as typed rules (casework.policies.rules.rules_of), never by key.
-    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # it as typed rules (casework.policies.rules.rules_of), never by key. Deferred: the rules are
+    # built once per process and version (sha256), so a read that loads a policy (every case
+    # read) need not fetch and parse its document again.
+    document: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     sha256: Mapped[str] = mapped_column(String(64))
 
     def __repr__(self) -> str:

@@ -275,5 +275,6 @@ def rules_for(sha256: str, document: Mapping[str, Any]) -> PolicyRules:
 
 
 def rules_of(policy: Any) -> PolicyRules:
-    """The rules of a stored policy row (anything with ``sha256`` and ``document``)."""
-    return rules_for(policy.sha256, policy.document)
+    """The rules of a stored policy row (anything with ``sha256`` and ``document``); the
+    document (a deferred column) is read only for a version not yet built."""
+    return _cache.get(policy.sha256) or rules_for(policy.sha256, policy.document)
