@@ -1,11 +1,13 @@
 """The nightly scan: every active enrolment judged against its policy as at a date.
 
-Set-based: attendance figures for all enrolments come from one aggregate query per policy
-window, new absence periods and illness runs from window-function queries; only what changes is
-written. Idempotent (a second run for the same date finds nothing new) and serialised: the run's
-own row is written first, which takes the database's write lock (SQLite) and, on PostgreSQL, the
-marks' advisory lock (casework.registers.marks_lock), so two runs at once cannot both open the same
-case, and no register import commits between the scan's reads.
+Set-based: attendance figures come from the enrolments' tallies (one row each, kept as marks
+are written) where they answer for the day, else from one aggregate query per policy window; new
+absence periods and illness runs (only where the tallies show two unevidenced illness absences in
+a row) from window-function queries; only what changes is written. Idempotent (a second run for
+the same date finds nothing new) and serialised: the run's own row is written first, which takes
+the database's write lock (SQLite) and, on PostgreSQL, the marks' advisory lock
+(casework.registers.marks_lock), so two runs at once cannot both open the same case, and no
+register import commits between the scan's reads.
 """
 
 from __future__ import annotations

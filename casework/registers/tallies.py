@@ -58,8 +58,25 @@ def _windows(enrolment_ids: Iterable[int] | None) -> dict[date, list[int]]:
     return out
 
 
-def _recounts(enrolment_ids: Iterable[int] | None) -> Iterator[tuple[date, dict[int, Recount]]]:
-    for window, ids in _windows(enrolment_ids).items():
+def _hold(enrolment_ids: list[int]) -> None:
+    """On PostgreSQL, lock these enrolments' rows until the commit (in id order: two writers
+    never wait for each other in a circle), so that of two transactions writing marks of one
+    enrolment at once, the second recounts after the first commits and counts its marks too.
+    FOR NO KEY UPDATE: marks referring to the enrolments may still be written meanwhile. SQLite
+    has one writer at a time already."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    for chunk in _chunks(sorted(enrolment_ids)):
+        db.session.execute(
+            select(Enrolment.id)
+            .where(Enrolment.id.in_(chunk))
+            .order_by(Enrolment.id)
+            .with_for_update(key_share=True)
+        ).all()
+
+
+def _recounts(windows: dict[date, list[int]]) -> Iterator[tuple[date, dict[int, Recount]]]:
+    for window, ids in windows.items():
         if len(ids) > _SCAN_ALL:  # one pass over the marks beats this many lookups
             yield window, recount(window, sorted(ids), scan_all=True)
             continue
@@ -70,8 +87,10 @@ def _recounts(enrolment_ids: Iterable[int] | None) -> Iterator[tuple[date, dict[
 def refresh_tallies(enrolment_ids: Iterable[int] | None = None) -> int:
     """Recount and store the tallies of these enrolments (every enrolment when None), in the
     caller's transaction; how many were stored."""
+    windows = _windows(enrolment_ids)
+    _hold([eid for ids in windows.values() for eid in ids])
     stored = 0
-    for window, found in _recounts(enrolment_ids):
+    for window, found in _recounts(windows):
         for ids in _chunks(list(found)):
             db.session.execute(
                 delete(EnrolmentTally)
@@ -169,7 +188,7 @@ def tally_differences() -> Iterator[Difference]:
         values = dict(row._mapping)
         stored[(values["enrolment_id"], values["window_start"])] = values
     seen: set[tuple[int, date]] = set()
-    for window, found in _recounts(None):
+    for window, found in _recounts(_windows(None)):
         for eid, r in found.items():
             key = (eid, window)
             seen.add(key)

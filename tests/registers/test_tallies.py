@@ -3,6 +3,7 @@ scan's figures from them equal the recount's, and an unchanged import rewrites n
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -192,3 +193,35 @@ def test_an_unchanged_file_rewrites_nothing_and_says_so(make):
     )
     assert (third.created, third.updated, third.unchanged) == (1, 1, len(rows) - 1)
     assert list(tally_differences()) == []
+
+
+def test_two_imports_at_once_into_the_same_enrolments_both_count(app, make):
+    _programme, enrolments, sessions = _world(make)
+    db.session.commit()
+    refs = [e.learner.learner_ref for e in enrolments]
+    halves = [
+        [[ref, s.session_ref, "P", "", "", "", "", ""] for ref in refs for s in part]
+        for part in (sessions[: SESSIONS // 2], sessions[SESSIONS // 2 :])
+    ]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def worker(items) -> None:
+        try:
+            with app.app_context():
+                barrier.wait()
+                import_marks(items, source="t", imported_by="tests")
+                db.session.remove()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(half,)) for half in halves]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    db.session.expire_all()
+    assert list(tally_differences()) == []
+    tallied, recount = tallied_figures(date(2026, 12, 1), SINCE, [e.id for e in enrolments])
+    assert recount == [] and {f.present for f in tallied.values()} == {SESSIONS}
