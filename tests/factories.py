@@ -195,6 +195,7 @@ class Factory:
             )
             enrolments.append(enrolment)
         db.session.flush()
+        refresh_tallies([e.id for e in enrolments])  # as every writer of marks does
         return enrolments
 
     def user(self, *roles: Role, password: str = "correct horse", **kw: Any) -> User:
