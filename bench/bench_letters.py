@@ -1027,7 +1027,7 @@ def report(r: dict[str, Any]) -> str:
             f"{secs(bare)} | {n / bare:.1f} | baseline | | |",
             f"| casework on RQ: `casework worker --burst` x {count} (start-up included) | "
             f"{count} | {n:,} | {secs(seconds)} | {n / seconds:.1f} | {bare / seconds:.2f}x "
-            f"bare WeasyPrint on {count} processes | | |",
+            f"bare WeasyPrint on {count} process{'es' if count > 1 else ''} | | |",
         ]
     lines += [
         "",
