@@ -28,7 +28,8 @@ def normalise_database_url(url: str) -> str:
 
 def configure(app: Flask, config: Mapping[str, Any] | None) -> None:
     app.config.update(
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # Pooled connections idle a while are pinged before use (casework.extensions).
+        SQLALCHEMY_ENGINE_OPTIONS={},
         # Demo-friendly default; production must set CASEWORK_SECRET_KEY (see README).
         SECRET_KEY=None,
         DATABASE_URL=None,

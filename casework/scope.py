@@ -7,7 +7,7 @@ not found, never as forbidden, so its existence does not leak.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any, Final
 
@@ -63,6 +63,12 @@ def _linked(user_id: Any, role: ProgrammeRole) -> Select:
 def visible_cases(user: User) -> Select[tuple[Case]]:
     """A query of the cases ``user`` may see."""
     return _visible_cases(user.active, user.roles, user.id)
+
+
+def visible_cases_of(active: bool, roles: frozenset[Role]) -> Select[tuple[Case]]:
+    """``visible_cases`` of any active (or not) user holding ``roles``, the user's id a bound
+    parameter ``user_id``: for a statement built once and run for every such user."""
+    return _visible_cases(active, roles, bindparam("user_id"))
 
 
 def _visible_cases(active: bool, roles: frozenset[Role], user_id: Any) -> Select[tuple[Case]]:
@@ -161,18 +167,62 @@ def case_for(
     return case
 
 
+def read_case(
+    user: User,
+    case_id: int,
+    *,
+    options: Sequence[ORMOption] = (),
+    extend: Callable[[Select], Select] | None = None,
+    params: dict[str, Any] | None = None,
+) -> tuple[Case, frozenset[str], tuple[Any, ...]]:
+    """``case_for``, the user's ``case_roles`` in the case and what ``extend(query)`` adds to
+    the case's statement (columns, with their joins and ``params``), read in one statement:
+    what every read of a case page or the API's case asks first. ``options`` and ``extend``
+    are a module's constants (the statement is built once for each)."""
+    query = _case_by_id(user.active, user.roles, False, tuple(options), True, extend)
+    row = db.session.execute(
+        query, {"user_id": user.id, "case_id": case_id, **(params or {})}
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"There is no case {case_id}.")
+    case, heads, *extra = row
+    return case, case_roles(user, case.enrolment, heads=heads), tuple(extra)
+
+
+# Whether the user (a bound parameter) heads the programme of the case in the outer query.
+_HEADS_CASE = (
+    select(ProgrammeStaff.user_id)
+    .join(Enrolment, Enrolment.programme_id == ProgrammeStaff.programme_id)
+    .where(
+        Enrolment.id == Case.enrolment_id,
+        ProgrammeStaff.user_id == bindparam("user_id"),
+        ProgrammeStaff.role == ProgrammeRole.HEAD,
+    )
+    .exists()
+)
+
+
 @cache
 def _case_by_id(
-    active: bool, roles: frozenset[Role], for_update: bool, options: tuple[ORMOption, ...]
+    active: bool,
+    roles: frozenset[Role],
+    for_update: bool,
+    options: tuple[ORMOption, ...],
+    with_heads: bool = False,
+    extend: Callable[[Select], Select] | None = None,
 ) -> Select[tuple[Case]]:
-    """``case_for``'s statement, built once for each kind of user (every request reads a case
-    this way, and building the statement costs more than running it): the user and the case
-    are bound parameters."""
+    """``case_for``'s statement (``read_case``'s with ``extend``), built once for each kind of
+    user (every request reads a case this way, and building the statement costs more than
+    running it): the user and the case are bound parameters."""
     query = (
         _visible_cases(active, roles, bindparam("user_id"))
         .where(Case.id == bindparam("case_id"))
         .options(*options)
     )
+    if with_heads:
+        query = query.add_columns(_HEADS_CASE)
+    if extend is not None:
+        query = extend(query)
     if for_update:
         # Lock the row and read it afresh: the version check must see what is committed now.
         query = query.with_for_update().execution_options(populate_existing=True)
@@ -196,8 +246,9 @@ _HEADS = select(ProgrammeStaff.user_id).where(
 )
 
 
-def case_roles(user: Actor, enrolment: Enrolment) -> frozenset[str]:
+def case_roles(user: Actor, enrolment: Enrolment, *, heads: bool | None = None) -> frozenset[str]:
     """The parts ``user`` plays in a case on ``enrolment``: what policy event roles name.
+    ``heads``: whether the user heads its programme, when already read (``read_case``).
 
     An administrator has none: administrators make no case decisions.
     """
@@ -209,10 +260,14 @@ def case_roles(user: Actor, enrolment: Enrolment) -> frozenset[str]:
     if user.has_role(Role.TUTOR_MENTOR) and enrolment.mentor_id == user.id:
         roles.add("tutor_mentor")
     if user.has_role(Role.HEAD_OF_PROGRAMME):
-        heads = db.session.scalar(
-            _HEADS, {"programme_id": enrolment.programme_id, "user_id": user.id}
-        )
-        if heads is not None:
+        if heads is None:
+            heads = (
+                db.session.scalar(
+                    _HEADS, {"programme_id": enrolment.programme_id, "user_id": user.id}
+                )
+                is not None
+            )
+        if heads:
             roles.add("head_of_programme")
     return frozenset(roles)
 

@@ -2,28 +2,67 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
 from flask_smorest import Page
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from casework.extensions import db
 
 PAGINATION = {"page_size": 50, "max_page_size": 500}
 
 
-class SelectPage(Page):
-    """flask-smorest's pager over a SQLAlchemy select: only the page's rows are loaded."""
+@dataclass(frozen=True)
+class Bound:
+    """A list's statement built once with bound parameters, and this request's values for them:
+    the pager then builds no statement either (building one costs more than running it)."""
 
-    collection: Select
+    statement: Select
+    params: dict[str, Any] = field(default_factory=dict)
+    # Each row of a statement of columns made what the response schema dumps (None: the
+    # statement is of one entity, whose objects are the items).
+    shape: Callable[[Any], Any] | None = None
+
+
+class SelectPage(Page):
+    """flask-smorest's pager over a SQLAlchemy select (or a ``Bound`` one): only the page's rows
+    are loaded."""
+
+    collection: Select | Bound
+
+    @property
+    def _bound(self) -> tuple[Select, Select, dict[str, Any]]:
+        """The page's statement, the count's and their parameters."""
+        collection = self.collection
+        if isinstance(collection, Bound):
+            return (*_built_once(collection.statement), collection.params)
+        return (*_statements(collection), {})
 
     @property
     def items(self):
         params = self.page_params
         if params.first_item >= params.item_count:  # past the end (or a vast page number)
             return []
-        query = self.collection.offset(params.first_item).limit(params.page_size)
-        return list(db.session.scalars(query))
+        page, _, values = self._bound
+        window = {"page_offset": params.first_item, "page_limit": params.page_size}
+        shape = getattr(self.collection, "shape", None)
+        if shape is not None:
+            return [shape(row) for row in db.session.execute(page, {**values, **window})]
+        return list(db.session.scalars(page, {**values, **window}))
 
     @property
     def item_count(self) -> int:
-        counted = self.collection.order_by(None).subquery()
-        return db.session.scalar(select(func.count()).select_from(counted)) or 0
+        _, count, values = self._bound
+        return db.session.scalar(count, values) or 0
+
+
+def _statements(collection: Select) -> tuple[Select, Select]:
+    page = collection.offset(bindparam("page_offset")).limit(bindparam("page_limit"))
+    return page, select(func.count()).select_from(collection.order_by(None).subquery())
+
+
+# A few dozen statements built once (a list's for each kind of user and set of filters).
+_built_once = lru_cache(maxsize=256)(_statements)

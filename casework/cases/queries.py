@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from marshmallow import Schema, fields
-from sqlalchemy import Select, bindparam, false, func, select
+from sqlalchemy import Select, and_, bindparam, false, func, select
 from sqlalchemy.orm import joinedload, undefer
 
 from casework import scope
@@ -33,6 +33,7 @@ from casework.models import (
     Contact,
     DueItem,
     Enrolment,
+    EnrolmentTally,
     Learner,
     LearnerAccount,
     Letter,
@@ -43,9 +44,11 @@ from casework.models import (
     Programme,
     Role,
     User,
+    academic_year_of,
 )
 from casework.models.types import utcnow
 from casework.policies.rules import rules_of
+from casework.registers.tallies import TALLY, window_of
 from casework.registers.thresholds import attendance_summary
 
 REDACTED = "(recorded: visible only to the people working on this case)"
@@ -152,24 +155,24 @@ class CaseDetailSchema(Schema):
 
 def _letters(case: Case, seq_of: dict[int, int]) -> list[dict[str, Any]]:
     """Who got (or is to get) what, and how; stored letters carry their reference."""
-    rows = db.session.execute(_LETTERS, {"case_id": case.id})
+    rows = _rows(_LETTERS, {"case_id": case.id})
     learner = case.enrolment.learner.full_name
     return [
         {
             "job_id": job.id,
-            "letter_id": letter_id,
+            "letter_id": job.letter_id,
             "template": job.template,
             "recipient_kind": job.recipient_kind,
-            "recipient_name": contact_name or learner,
+            "recipient_name": job.contact_name or learner,
             "channel": job.channel,
             "status": job.status.value,
             "error": job.last_error,
-            "reference": reference,
+            "reference": job.reference,
             "event_seq": seq_of.get(job.event_id, 0),
             "approval": job.approval.value,
             "approval_note": job.approval_note,
         }
-        for job, letter_id, reference, contact_name in rows
+        for job in rows
     ]
 
 
@@ -178,7 +181,8 @@ def events_for(user: User, case: Case, roles: frozenset[str] | None = None) -> l
     return [{"event": e, "label": label} for e, label in allowed_events(user, case, roles)]
 
 
-def _due_row(item: DueItem, today: date) -> dict[str, Any]:
+def _due_row(item: Any, today: date) -> dict[str, Any]:
+    """A due item (a ``DueItem``, or a row of its columns), as DueSchema."""
     return {
         "id": item.id,
         "kind": item.kind.value,
@@ -190,7 +194,8 @@ def _due_row(item: DueItem, today: date) -> dict[str, Any]:
     }
 
 
-def _plan_row(plan: ActionPlan, reviews: Iterable[PlanReview]) -> dict[str, Any]:
+def _plan_row(plan: Any, reviews: Iterable[Any]) -> dict[str, Any]:
+    """A plan (an ``ActionPlan``, or a row of its columns) with its reviews, as PlanSchema."""
     return {
         "targets": plan.targets,
         "support": plan.support,
@@ -204,10 +209,16 @@ def _plan_row(plan: ActionPlan, reviews: Iterable[PlanReview]) -> dict[str, Any]
 
 def _current_plan_row(case_id: int) -> dict[str, Any] | None:
     """The case's current plan (its newest, as ``current_plan``) with its reviews, or None."""
-    rows = db.session.execute(_PLAN_AND_REVIEWS, {"case_id": case_id}).all()
+    rows = _rows(_PLAN_AND_REVIEWS, {"case_id": case_id})
     if not rows:
         return None
-    return _plan_row(rows[0][0], (review for _, review in rows if review is not None))
+    return _plan_row(rows[0], (row for row in rows if row.review_id is not None))
+
+
+def _rows(statement: Select, params: dict[str, Any]) -> list[Any]:
+    """The rows of a statement of columns, run on the session's connection: none of the ORM's
+    work for objects it would not make."""
+    return db.session.connection().execute(statement, params).all()
 
 
 # Built once: building a schema copies its fields; dumping keeps nothing between calls.
@@ -215,15 +226,56 @@ CASE_DETAIL = CaseDetailSchema()
 # The case detail's statements, built once with the case as a bound parameter: building a
 # statement costs more than running it on one case's rows.
 _CASE_ID = bindparam("case_id")
-_EVENTS = select(CaseEvent).where(CaseEvent.case_id == _CASE_ID).order_by(CaseEvent.seq)
-_OCCURRENCES = select(Occurrence).where(Occurrence.case_id == _CASE_ID).order_by(Occurrence.number)
+# Columns, not objects: loading an ORM object costs more than reading its row, and a read keeps
+# nothing it could change.
+_EVENTS = (
+    select(
+        CaseEvent.id,
+        CaseEvent.seq,
+        CaseEvent.name,
+        CaseEvent.from_state,
+        CaseEvent.to_state,
+        CaseEvent.actor_label,
+        CaseEvent.occurred_at,
+        CaseEvent.note,
+        CaseEvent.data,
+    )
+    .where(CaseEvent.case_id == _CASE_ID)
+    .order_by(CaseEvent.seq)
+)
+_OCCURRENCES = (
+    select(*(getattr(Occurrence, name) for name in OccurrenceSchema().fields))
+    .where(Occurrence.case_id == _CASE_ID)
+    .order_by(Occurrence.number)
+)
 _DUE = (
-    select(DueItem)
+    select(
+        DueItem.id,
+        DueItem.kind,
+        DueItem.description,
+        DueItem.due_on,
+        DueItem.overdue_since,
+        DueItem.case_id,
+        DueItem.enrolment_id,
+    )
     .where(DueItem.case_id == _CASE_ID, DueItem.done_at.is_(None))
     .order_by(DueItem.due_on)
 )
 _LETTERS = (
-    select(LetterJob, Letter.id, Letter.reference, Contact.name)
+    select(
+        LetterJob.id,
+        LetterJob.template,
+        LetterJob.recipient_kind,
+        LetterJob.channel,
+        LetterJob.status,
+        LetterJob.last_error,
+        LetterJob.event_id,
+        LetterJob.approval,
+        LetterJob.approval_note,
+        Letter.id.label("letter_id"),
+        Letter.reference,
+        Contact.name.label("contact_name"),
+    )
     .outerjoin(Letter, Letter.job_id == LetterJob.id)
     .outerjoin(Contact, Contact.id == LetterJob.contact_id)
     .where(LetterJob.case_id == _CASE_ID)
@@ -232,7 +284,15 @@ _LETTERS = (
 # The current plan (the newest, as ``current_plan`` picks it) and its reviews, one row each
 # (a plan without reviews: one row with None).
 _PLAN_AND_REVIEWS = (
-    select(ActionPlan, PlanReview)
+    select(
+        ActionPlan.targets,
+        ActionPlan.support,
+        ActionPlan.review_dates,
+        PlanReview.id.label("review_id"),
+        PlanReview.reviewed_on,
+        PlanReview.outcome,
+        PlanReview.notes,
+    )
     .outerjoin(PlanReview, PlanReview.plan_id == ActionPlan.id)
     .where(
         ActionPlan.id
@@ -248,13 +308,35 @@ WITH_PEOPLE = (
 )
 
 
+def _with_tally(query: Select) -> Select:
+    """A case's statement with its enrolment's tally for the window bound as ``window`` (its
+    window start and ``TALLY``; Nones where there is none): the attendance block needs no
+    statement of its own where the tally answers."""
+    tally = and_(
+        EnrolmentTally.enrolment_id == Case.enrolment_id,
+        EnrolmentTally.window_start == bindparam("window"),
+    )
+    return query.outerjoin(EnrolmentTally, tally).add_columns(EnrolmentTally.window_start, *TALLY)
+
+
+def _read(user: User, case_id: int, today: date) -> tuple[Case, frozenset[str], tuple[Any, ...]]:
+    """The case (with its people), the user's part in it and its tally, in one statement."""
+    window = window_of(academic_year_of(today))
+    return scope.read_case(
+        user, case_id, options=WITH_PEOPLE, extend=_with_tally, params={"window": window}
+    )
+
+
 def case_detail(user: User, case_id: int, today: date | None = None) -> dict[str, Any]:
-    case = scope.case_for(user, case_id, options=WITH_PEOPLE)
-    return _detail(user, case, scope.case_roles(user, case.enrolment), today or date.today())
+    today = today or date.today()
+    return _detail(user, *_read(user, case_id, today), today)
 
 
-def _detail(user: User, case: Case, roles: frozenset[str], today: date) -> dict[str, Any]:
-    """``case_detail`` of a case in ``user``'s scope, in which they play ``roles``."""
+def _detail(
+    user: User, case: Case, roles: frozenset[str], tally: tuple[Any, ...], today: date
+) -> dict[str, Any]:
+    """``case_detail`` of a case in ``user``'s scope, in which they play ``roles``; ``tally``:
+    its enrolment's, as ``_read`` reads it."""
     enrolment = case.enrolment
     entitled = scope.may_see_circumstances(user, case, roles)
 
@@ -263,7 +345,7 @@ def _detail(user: User, case: Case, roles: frozenset[str], today: date) -> dict[
             return data
         return {**data, "circumstances": REDACTED}
 
-    events = db.session.scalars(_EVENTS, {"case_id": case.id}).all()
+    events = _rows(_EVENTS, {"case_id": case.id})
     seq_of = {e.id: e.seq for e in events}
     detail = {
         "id": case.id,
@@ -281,7 +363,7 @@ def _detail(user: User, case: Case, roles: frozenset[str], today: date) -> dict[
         "decision_due_on": case.decision_due_on,
         "safeguarding_flagged": case.safeguarding_flagged_at is not None,
         "circumstances": case.circumstances if entitled else (case.circumstances and REDACTED),
-        "attendance": attendance_summary(rules_of(case.policy), enrolment.id, today),
+        "attendance": attendance_summary(rules_of(case.policy), enrolment.id, today, tally),
         "timeline": [
             {
                 "seq": e.seq,
@@ -295,9 +377,9 @@ def _detail(user: User, case: Case, roles: frozenset[str], today: date) -> dict[
             }
             for e in events
         ],
-        "occurrences": db.session.scalars(_OCCURRENCES, {"case_id": case.id}).all(),
+        "occurrences": _rows(_OCCURRENCES, {"case_id": case.id}),
         "action_plan": _current_plan_row(case.id),
-        "due": [_due_row(item, today) for item in db.session.scalars(_DUE, {"case_id": case.id})],
+        "due": [_due_row(item, today) for item in _rows(_DUE, {"case_id": case.id})],
         "letters": _letters(case, seq_of),
         "events_allowed": events_for(user, case, roles),
     }
@@ -698,9 +780,8 @@ def case_page(user: User, case_id: int, today: date | None = None) -> dict[str, 
     """``case_detail`` and what the case page adds: the learner's age, the label of every step on
     the timeline, and the next steps with whether this user may take each now."""
     today = today or date.today()
-    case = scope.case_for(user, case_id, options=WITH_PEOPLE)
-    roles = scope.case_roles(user, case.enrolment)  # their part in the case, asked once
-    detail = _detail(user, case, roles, today)
+    case, roles, tally = _read(user, case_id, today)  # their part in the case, asked once
+    detail = _detail(user, case, roles, tally, today)
     learner = case.enrolment.learner
     age = learner.age_on(today)
     under = rules_of(case.policy).contacts.parent_carer_under_age

@@ -23,7 +23,7 @@ from casework.models.enrolments import (
     academic_year_label,
     academic_year_of,
 )
-from casework.models.learners import Contact, ContactKind, Learner, LearnerAccount
+from casework.models.learners import Contact, ContactKind, Learner, LearnerAccount, full_name
 from casework.models.messages import (
     DeliveryAttempt,
     MessageChannel,
@@ -95,5 +95,6 @@ __all__ = [
     "UserRole",
     "academic_year_label",
     "academic_year_of",
+    "full_name",
     "queue_message",
 ]

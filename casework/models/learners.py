@@ -16,6 +16,12 @@ if TYPE_CHECKING:
     from casework.models.enrolments import Enrolment
 
 
+def full_name(preferred_name: str | None, given_name: str, family_name: str) -> str:
+    """What a learner is called: the name they prefer, else their given name, and their family
+    name (``Learner.full_name``, for a row of those columns too)."""
+    return f"{preferred_name or given_name} {family_name}"
+
+
 class Learner(db.Model):
     __tablename__ = "learner"
 
@@ -39,7 +45,7 @@ class Learner(db.Model):
 
     @property
     def full_name(self) -> str:
-        return f"{self.preferred_name or self.given_name} {self.family_name}"
+        return full_name(self.preferred_name, self.given_name, self.family_name)
 
     def age_on(self, day: date) -> int:
         before_birthday = (day.month, day.day) < (self.date_of_birth.month, self.date_of_birth.day)

@@ -8,7 +8,7 @@ once per document hash and shared read-only (``rules_for``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -272,6 +272,12 @@ def rules_for(sha256: str, document: Mapping[str, Any]) -> PolicyRules:
             rules = _cache.get(sha256) or PolicyRules.from_document(document)
             _cache[sha256] = rules
     return rules
+
+
+def rules_of_version(sha256: str, document: Callable[[], Mapping[str, Any]]) -> PolicyRules:
+    """``rules_for`` a version known by its hash, whose ``document()`` is read only for a
+    version not yet built."""
+    return _cache.get(sha256) or rules_for(sha256, document())
 
 
 def rules_of(policy: Any) -> PolicyRules:

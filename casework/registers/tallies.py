@@ -9,9 +9,10 @@ the day; otherwise (a scan of a past day, an enrolment with no tally) the figure
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -140,17 +141,32 @@ def tallied_figures(
     """The figures as at the end of ``as_at`` over the window from ``since`` of the enrolments
     whose tallies answer for that day, and the enrolments whose tallies do not (to recount)."""
     wanted = set(enrolment_ids)
-    end = datetime.combine(as_at + timedelta(days=1), time.min)
     found: dict[int, AttendanceFigures] = {}
-    for eid, *counts, sessions, first_mark_id, started_at, last in db.session.execute(
-        select(
-            EnrolmentTally.enrolment_id, *_COLUMNS, *_PERIOD, EnrolmentTally.last_session_at
-        ).where(EnrolmentTally.window_start == since)
+    for eid, *values in db.session.execute(
+        select(EnrolmentTally.enrolment_id, *TALLY).where(EnrolmentTally.window_start == since)
     ):
-        if eid in wanted and (last is None or last < end):
-            period = sessions and AbsencePeriod(sessions, first_mark_id, started_at)
-            found[eid] = AttendanceFigures(eid, as_at, *counts, period or None)
+        if eid in wanted and (figures := tally_figures(eid, as_at, values)) is not None:
+            found[eid] = figures
     return found, sorted(wanted - found.keys())
+
+
+# What ``tally_figures`` reads of a tally, in order (a case read joins them to its case).
+TALLY = (*_COLUMNS, *_PERIOD, EnrolmentTally.last_session_at)
+
+
+def tally_figures(
+    enrolment_id: int, as_at: date, values: Sequence[Any]
+) -> AttendanceFigures | None:
+    """The figures as at the end of ``as_at`` from a tally's ``TALLY`` values (all None: no
+    tally), or None when there is no tally or it does not answer for that day (it counts a
+    session after it)."""
+    *counts, sessions, first_mark_id, started_at, last = values
+    if counts[0] is None or (
+        last is not None and last >= datetime.combine(as_at + timedelta(days=1), time.min)
+    ):
+        return None
+    period = sessions and AbsencePeriod(sessions, first_mark_id, started_at)
+    return AttendanceFigures(enrolment_id, as_at, *counts, period or None)
 
 
 def may_need_certificates(since: date, enrolment_ids: Iterable[int] | None) -> list[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
@@ -10,6 +11,7 @@ from typing import Any
 from casework.models import academic_year_of
 from casework.policies.rules import PolicyRules
 from casework.registers.figures import AttendanceFigures, figures_for
+from casework.registers.tallies import tally_figures
 
 
 def window_start(rules: PolicyRules, today: date) -> date:
@@ -44,11 +46,20 @@ def judge(rules: PolicyRules, figures: AttendanceFigures) -> Judgement:
     return Judgement(True, below, approaching, figures.attendance_percent, words)
 
 
-def attendance_summary(rules: PolicyRules, enrolment_id: int, as_at: date) -> dict[str, Any]:
+def attendance_summary(
+    rules: PolicyRules, enrolment_id: int, as_at: date, tally: Sequence[Any] | None = None
+) -> dict[str, Any]:
     """An enrolment's figures over the policy's window as at the end of ``as_at``, judged by the
-    policy: a case's attendance block (AttendanceSchema), plus every count and the window."""
+    policy: a case's attendance block (AttendanceSchema), plus every count and the window.
+    ``tally``: the enrolment's tally as a case read joins it (its window start, then its
+    ``TALLY`` values), which gives the figures where it answers for the window and the day;
+    otherwise they are counted from the marks."""
     since = window_start(rules, as_at)
-    figures = figures_for(enrolment_id, as_at, since=since)
+    figures = None
+    if tally is not None and tally[0] == since:
+        figures = tally_figures(enrolment_id, as_at, tally[1:])
+    if figures is None:
+        figures = figures_for(enrolment_id, as_at, since=since)
     verdict = judge(rules, figures)
     risk_below = rules.attendance.assessment_risk_below_percent
     period = figures.absence_period

@@ -6,10 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from casework.cases.service import stage_name
 from casework.extensions import db
 from casework.machines.events import Change
 from casework.machines.workflow import Event
 from casework.models import Case, CaseEvent
+from casework.policies import rules
 from tests.api.conftest import problem_type, warning
 from tests.case_fixtures import PLAN
 
@@ -30,13 +32,43 @@ def test_case_scope(api_as, opened, who, sees):
     assert [c["id"] for c in listed.json] == ([case.id] if sees else [])
     if sees:
         (summary,) = listed.json
-        assert summary["stage"] == "monitoring" and summary["stage_name"]
-        assert summary["version"] == case.version and summary["learner_ref"]
+        assert summary == expected_summary(case)
     one = api.get(f"/cases/{case.id}")
     if sees:
         assert one.status_code == 200 and one.json["learner_ref"]
     else:
         assert one.status_code == 404 and problem_type(one) == "not-found"
+
+
+def expected_summary(case: Case) -> dict:
+    enrolment = case.enrolment
+    return {
+        "id": case.id,
+        "version": case.version,
+        "stage": "monitoring",
+        "stage_name": stage_name(case, "monitoring"),
+        "policy": "003-green-labyrinth",
+        "enrolment_id": enrolment.id,
+        "learner_ref": enrolment.learner.learner_ref,
+        "learner_name": enrolment.learner.full_name,
+        "programme_id": enrolment.programme_id,
+        "mentor_id": enrolment.mentor_id,
+        "opened_on": str(case.opened_on),
+        "ended_at": None,
+        "occurrence_count": 1,
+        "decision_due_on": str(case.decision_due_on),
+    }
+
+
+def test_the_case_list_reads_a_policy_version_s_document_the_first_time(
+    api_as, opened, monkeypatch
+):
+    """Rules are built once per policy version in a process; a process that has built none yet
+    (a new worker) reads the version's document for its first list."""
+    t, case = opened
+    monkeypatch.setattr(rules, "_cache", {})
+    assert api_as(t.head).get("/cases").json == [expected_summary(case)]
+    assert list(rules._cache) == [case.policy.sha256]
 
 
 @pytest.mark.parametrize(

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
 from flask import Response, jsonify, request, url_for
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy import Select, bindparam, select
 
 from casework import scope
 from casework.api import api_blueprint
 from casework.api.auth import caller
 from casework.api.idempotency import HEADER_DOC, idempotent
-from casework.api.pagination import PAGINATION, SelectPage
+from casework.api.pagination import PAGINATION, Bound, SelectPage
 from casework.api.problems import API_PREFIX, problem
 from casework.cases.queries import CaseDetailSchema, case_detail
 from casework.cases.service import ActionResult, act, stage_name
@@ -24,8 +24,9 @@ from casework.fields import record_id
 from casework.jobs.after_commit import letters_after_commit
 from casework.machines.events import CHANGES, EVENTS, NOTE_LIMIT, ActionPlanSchema, Change
 from casework.machines.workflow import Event, Stage
-from casework.models import Case, Enrolment, Letter
+from casework.models import Case, Enrolment, Learner, Letter, Policy, Role, full_name
 from casework.policies import load_policies
+from casework.policies.rules import rules_of_version
 
 blp = api_blueprint("cases", "Attendance cases: read them, open them, act on them.")
 
@@ -53,16 +54,18 @@ class CaseQuerySchema(Schema):
 
 
 class CaseSummarySchema(Schema):
+    """A row of the case list (as ``_summary_row`` makes it)."""
+
     id = fields.Integer()
     version = fields.Integer()
-    stage = fields.String(attribute="state")
-    stage_name = fields.Function(lambda case: stage_name(case, case.state), dump_only=True)
-    policy = fields.String(attribute="policy.key")
+    stage = fields.String()
+    stage_name = fields.String()
+    policy = fields.String()
     enrolment_id = fields.Integer()
-    learner_ref = fields.String(attribute="enrolment.learner.learner_ref")
-    learner_name = fields.String(attribute="enrolment.learner.full_name")
-    programme_id = fields.Integer(attribute="enrolment.programme_id")
-    mentor_id = fields.Integer(attribute="enrolment.mentor_id", allow_none=True)
+    learner_ref = fields.String()
+    learner_name = fields.String()
+    programme_id = fields.Integer()
+    mentor_id = fields.Integer(allow_none=True)
     opened_on = fields.Date()
     ended_at = fields.DateTime(allow_none=True)
     occurrence_count = fields.Integer()
@@ -175,31 +178,86 @@ class ActionResultSchema(Schema):
     letters = fields.List(fields.Nested(ProducedLetterSchema))
 
 
-# What CaseSummarySchema reads besides the case: the enrolment (joined for the filters anyway)
-# and its learner with each row; the few policies (for the stage names) in one more statement.
-_SUMMARY_LOADS = (
-    contains_eager(Case.enrolment).joinedload(Enrolment.learner, innerjoin=True),
-    selectinload(Case.policy),
+# What a row of the case list reads: columns, not objects (loading a case, its enrolment, its
+# learner and its policy as objects cost more than the rest of the request).
+_SUMMARY_COLUMNS = (
+    Case.id,
+    Case.version,
+    Case.state,
+    Policy.key,
+    Policy.sha256,
+    Case.policy_id,
+    Case.enrolment_id,
+    Learner.learner_ref,
+    Learner.preferred_name,
+    Learner.given_name,
+    Learner.family_name,
+    Enrolment.programme_id,
+    Enrolment.mentor_id,
+    Case.opened_on,
+    Case.ended_at,
+    Case.occurrence_count,
+    Case.decision_due_on,
 )
 
 
-def _summary_query(args: dict[str, Any]):
+def _summary_row(row: Any) -> dict[str, Any]:
+    rules = rules_of_version(
+        row.sha256,
+        lambda: db.session.scalar(select(Policy.document).where(Policy.id == row.policy_id)),
+    )
+    return {
+        "id": row.id,
+        "version": row.version,
+        "stage": row.state,
+        "stage_name": rules.workflow.stage_name(row.state),
+        "policy": row.key,
+        "enrolment_id": row.enrolment_id,
+        "learner_ref": row.learner_ref,
+        "learner_name": full_name(row.preferred_name, row.given_name, row.family_name),
+        "programme_id": row.programme_id,
+        "mentor_id": row.mentor_id,
+        "opened_on": row.opened_on,
+        "ended_at": row.ended_at,
+        "occurrence_count": row.occurrence_count,
+        "decision_due_on": row.decision_due_on,
+    }
+
+
+# The case list's filters: each a condition on its bound parameter ("open": its own two).
+_FILTERS = {
+    "stage": lambda value: Case.state == value,
+    "programme_id": lambda value: Enrolment.programme_id == value,
+    "mentor_id": lambda value: Enrolment.mentor_id == value,
+    "decision_due_by": lambda value: Case.decision_due_on <= value,
+}
+
+
+def _summary_query(args: dict[str, Any]) -> Bound:
+    user = caller()
+    filters = tuple(name for name in _FILTERS if name in args)
+    statement = _summary_statement(user.active, user.roles, filters, args.get("open"))
+    params = {"user_id": user.id, **{name: args[name] for name in filters}}
+    return Bound(statement, params, shape=_summary_row)
+
+
+@cache
+def _summary_statement(
+    active: bool, roles: frozenset[Role], filters: tuple[str, ...], open_: bool | None
+) -> Select:
+    """The case list's statement, built once for each kind of user and set of filters."""
     query = (
-        scope.visible_cases(caller())
-        .join(Case.enrolment)
-        .options(*_SUMMARY_LOADS)
+        scope.visible_cases_of(active, roles)
+        .with_only_columns(*_SUMMARY_COLUMNS)
+        .join(Enrolment, Enrolment.id == Case.enrolment_id)
+        .join(Learner, Learner.id == Enrolment.learner_id)
+        .join(Policy, Policy.id == Case.policy_id)
         .order_by(Case.id)
     )
-    if "stage" in args:
-        query = query.where(Case.state == args["stage"])
-    if "open" in args:
-        query = query.where(Case.ended_at.is_(None) if args["open"] else Case.ended_at.is_not(None))
-    if "programme_id" in args:
-        query = query.where(Enrolment.programme_id == args["programme_id"])
-    if "mentor_id" in args:
-        query = query.where(Enrolment.mentor_id == args["mentor_id"])
-    if "decision_due_by" in args:
-        query = query.where(Case.decision_due_on <= args["decision_due_by"])
+    for name in filters:
+        query = query.where(_FILTERS[name](bindparam(name)))
+    if open_ is not None:
+        query = query.where(Case.ended_at.is_(None) if open_ else Case.ended_at.is_not(None))
     return query
 
 
