@@ -6,6 +6,7 @@ from flask import g, request
 from flask.typing import ResponseReturnValue
 
 from casework.api.problems import problem
+from casework.api.reads import begin_read
 from casework.models import Role, User
 from casework.records import common as records
 from casework.tokens import user_for_secret
@@ -13,6 +14,7 @@ from casework.tokens import user_for_secret
 
 def authenticate() -> ResponseReturnValue | None:
     """``before_request`` of every API blueprint: no valid token, no access."""
+    begin_read()
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         return problem("unauthenticated", "Send Authorization: Bearer <token>.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 
 from casework import scope
 from casework.cases.queries import CASE_DETAIL, WITH_PEOPLE
@@ -174,3 +174,31 @@ def test_the_case_reads_attendance_from_the_tally_only_where_it_answers_for_toda
     read = served_api(t.head).get(f"/cases/{case.id}").json["attendance"]
     assert read == CASE_DETAIL.dump({"attendance": counted})["attendance"]
     assert read["below"] and read["possible"] == 10  # the opening marks: 80%, below 90%
+
+
+@pytest.mark.parametrize(
+    ("path", "in_a_transaction"),
+    [("/cases/{case}", False), ("/cases", False), ("/programmes", True)],
+)
+def test_the_hot_reads_run_outside_a_transaction_on_postgresql(
+    opened, served_api, path, in_a_transaction
+):
+    """The case read and the case list (marked reads_only) send no BEGIN and no ROLLBACK on
+    PostgreSQL; a resource not marked reads in a transaction as before, on a connection the
+    pool has given back to its default after a hot read."""
+    t, case = opened
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite begins no transaction for a read in any case")
+    api = served_api(t.head)
+    assert api.get(f"/cases/{case.id}").status_code == 200  # a hot read first, on every run
+    statuses: list[str] = []
+
+    def note(conn, *_args) -> None:
+        statuses.append(conn.connection.dbapi_connection.info.transaction_status.name)
+
+    event.listen(db.engine, "after_cursor_execute", note)
+    try:
+        assert api.get(path.format(case=case.id)).status_code == 200
+    finally:
+        event.remove(db.engine, "after_cursor_execute", note)
+    assert statuses and set(statuses) == {"INTRANS" if in_a_transaction else "IDLE"}

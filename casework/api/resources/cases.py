@@ -17,6 +17,7 @@ from casework.api.auth import caller
 from casework.api.idempotency import HEADER_DOC, idempotent
 from casework.api.pagination import PAGINATION, Bound, SelectPage
 from casework.api.problems import API_PREFIX, problem
+from casework.api.reads import reads_only
 from casework.cases.queries import CaseDetailSchema, case_detail
 from casework.cases.service import ActionResult, act, stage_name
 from casework.extensions import db
@@ -304,6 +305,7 @@ def _etag(version: int) -> str:
 
 
 @blp.route("/cases")
+@reads_only
 class Cases(MethodView):
     @blp.arguments(CaseQuerySchema, location="query")
     @blp.response(200, CaseSummarySchema(many=True))
@@ -330,6 +332,7 @@ class Cases(MethodView):
 
 
 @blp.route("/cases/<int:case_id>")
+@reads_only
 class CaseById(MethodView):
     @blp.response(200, CaseDetailSchema, headers={"ETag": {"schema": {"type": "string"}}})
     def get(self, case_id: int):
