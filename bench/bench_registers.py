@@ -130,14 +130,18 @@ def pairs(statement: Any) -> dict[Any, Any]:
     return dict(db.session.execute(statement).all())
 
 
-def build_world(learners: int, sessions: int, programmes: int) -> World:
-    """Programmes, learners, enrolments and sessions by bulk core inserts; returns their ids."""
+def insert_enrolled_learners(
+    learners: int, programmes: int, digits: int = 2
+) -> tuple[list[int], list[str], list[int]]:
+    """Programmes (under POLICY_KEYS in turn), learners, and an active enrolment each (learner n
+    on programme n mod programmes) by bulk core inserts: (programme ids, learner refs, enrolment
+    ids), the last two indexed by learner number. Both benches start so."""
     policies = pairs(select(Policy.key, Policy.id))
     db.session.execute(
         insert(Programme),
         [
             {
-                "code": f"PRG{p + 1:02d}",
+                "code": f"PRG{p + 1:0{digits}d}",
                 "title": f"Benchmark programme {p + 1}",
                 "policy_id": policies[POLICY_KEYS[p % len(POLICY_KEYS)]],
             }
@@ -174,6 +178,12 @@ def build_world(learners: int, sessions: int, programmes: int) -> World:
         ],
     )
     enrolment_of = pairs(select(Enrolment.learner_id, Enrolment.id))
+    return programme_ids, refs, [enrolment_of[learner_ids[ref]] for ref in refs]
+
+
+def build_world(learners: int, sessions: int, programmes: int) -> World:
+    """Programmes, learners, enrolments and sessions by bulk core inserts; returns their ids."""
+    programme_ids, refs, enrolment_ids = insert_enrolled_learners(learners, programmes)
 
     session_rows = []
     for p in range(programmes):
@@ -228,7 +238,7 @@ def build_world(learners: int, sessions: int, programmes: int) -> World:
     return World(
         programme_ids=programme_ids,
         learner_refs=refs,
-        enrolment_ids=[enrolment_of[learner_ids[ref]] for ref in refs],
+        enrolment_ids=enrolment_ids,
         sessions=world_sessions,
         codes=codes,
     )
@@ -257,6 +267,28 @@ def learner_habits(count: int, sessions: int, rng: random.Random) -> list[Habit]
     return habits
 
 
+def draw_mark(
+    habit: Habit, remaining: int, rng: random.Random
+) -> tuple[str, int | None, str | None, bool]:
+    """A learner's mark for a session ``remaining`` sessions from its programme's end, as both
+    benches draw them: (code, minutes late, absence reason, whether evidence is recorded)."""
+    draw = rng.random()  # drawn even in the final run: the same seed gives the same marks
+    if remaining <= habit.final_run:
+        return "U", None, None, False
+    if draw < habit.absent:
+        kind = rng.random()
+        if kind < 0.40:
+            return "A", None, "illness" if kind < 0.30 else "medical_appointment", kind < 0.20
+        return "U" if kind < 0.80 else "N", None, None, False
+    if draw < habit.absent + habit.late:
+        return "L", min(1 + int(rng.expovariate(1 / 10)), 90), None, False  # some past the close
+    if draw < habit.absent + habit.late + 0.02:
+        return "X", None, None, False
+    if draw < habit.absent + habit.late + 0.03:
+        return "E", None, None, False
+    return "P", None, None, False
+
+
 def generate_register(world: World, seed: int) -> Register:
     """The register file (bytes, in session order) and the same marks with ids resolved."""
     rng = random.Random(seed)
@@ -279,44 +311,22 @@ def generate_register(world: World, seed: int) -> Register:
             session.recorded_at_utc,
         )
         for n in members[session.programme_index]:
-            habit = habits[n]
-            minutes = reason = evidence = ""
-            draw = rng.random()
-            if remaining <= habit.final_run:
-                code = "U"
-            elif draw < habit.absent:
-                kind = rng.random()
-                if kind < 0.40:
-                    code = "A"
-                    reason = "illness" if kind < 0.30 else "medical_appointment"
-                    if kind < 0.20:
-                        evidence = f"EV-{n + 1:07d}-{session.position + 1:03d}"
-                elif kind < 0.80:
-                    code = "U"
-                else:
-                    code = "N"
-            elif draw < habit.absent + habit.late:
-                code = "L"
-                minutes = str(min(1 + int(rng.expovariate(1 / 10)), 90))  # some past the close
-            elif draw < habit.absent + habit.late + 0.02:
-                code = "X"
-            elif draw < habit.absent + habit.late + 0.03:
-                code = "E"
-            else:
-                code = "P"
+            code, minutes, reason, evidenced = draw_mark(habits[n], remaining, rng)
+            evidence = f"EV-{n + 1:07d}-{session.position + 1:03d}" if evidenced else None
             counts[code] += 1
+            late = "" if minutes is None else minutes
             lines.append(
-                f"{world.learner_refs[n]},{session.ref},{code},{minutes},{reason},"
-                f"{evidence},{by},{at_local}"
+                f"{world.learner_refs[n]},{session.ref},{code},{late},{reason or ''},"
+                f"{evidence or ''},{by},{at_local}"
             )
             rows.append(
                 (
                     world.enrolment_ids[n],
                     session.id,
                     codes[code],
-                    int(minutes) if minutes else None,
-                    reason or None,
-                    evidence or None,
+                    minutes,
+                    reason,
+                    evidence,
                     by,
                     at_utc,
                 )

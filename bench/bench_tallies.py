@@ -25,10 +25,10 @@ from typing import Any
 
 import benchkit
 from bench_registers import (
-    ENROLMENT_START,
     FIRST_TEACHING_DAY,
-    POLICY_KEYS,
     REGISTER_OPEN_MINUTES,
+    draw_mark,
+    insert_enrolled_learners,
     learner_habits,
     maintain,
     pairs,
@@ -46,12 +46,7 @@ from casework.extensions import db
 from casework.models import (
     CodeSet,
     DeliveryMode,
-    Enrolment,
-    EnrolmentStatus,
-    Learner,
     MarkCode,
-    Policy,
-    Programme,
     RegisterImport,
     Session,
     SessionKind,
@@ -80,50 +75,8 @@ def teaching_days(count: int) -> list[tuple[date, int]]:
 def build(learners: int, sessions: int, programmes: int) -> tuple[list[list[int]], list, dict]:
     """Programmes, learners, enrolments, sessions; returns each programme's enrolment ids, its
     sessions [(id, starts_at)] in time order, and the further-education codes' ids."""
-    policies = pairs(select(Policy.key, Policy.id))
-    db.session.execute(
-        insert(Programme),
-        [
-            {
-                "code": f"PRG{p + 1:03d}",
-                "title": f"Benchmark programme {p + 1}",
-                "policy_id": policies[POLICY_KEYS[p % len(POLICY_KEYS)]],
-            }
-            for p in range(programmes)
-        ],
-    )
-    programme_ids = list(db.session.scalars(select(Programme.id).order_by(Programme.code)))
-    db.session.execute(
-        insert(Learner),
-        [
-            {
-                "learner_ref": f"L{n + 1:07d}",
-                "given_name": "Sam",
-                "family_name": f"Learner{n + 1}",
-                "date_of_birth": date(2008, 1, 1) + timedelta(days=n % 1000),
-            }
-            for n in range(learners)
-        ],
-    )
-    learner_ids = list(db.session.scalars(select(Learner.id).order_by(Learner.learner_ref)))
-    db.session.execute(
-        insert(Enrolment),
-        [
-            {
-                "learner_id": lid,
-                "programme_id": programme_ids[n % programmes],
-                "academic_year": academic_year_of(ENROLMENT_START),
-                "start_date": ENROLMENT_START,
-                "status": EnrolmentStatus.ACTIVE,
-            }
-            for n, lid in enumerate(learner_ids)
-        ],
-    )
-    members: list[list[int]] = [[] for _ in range(programmes)]
-    for eid, pid in db.session.execute(
-        select(Enrolment.id, Enrolment.programme_id).order_by(Enrolment.id)
-    ):
-        members[programme_ids.index(pid)].append(eid)
+    programme_ids, _refs, enrolment_ids = insert_enrolled_learners(learners, programmes, digits=3)
+    members = [sorted(enrolment_ids[p::programmes]) for p in range(programmes)]
     rows = []
     for p, pid in enumerate(programme_ids):
         for day, slot in teaching_days(sessions):
@@ -158,27 +111,10 @@ def marks_of(members, timetable, codes, habits, rng, import_id) -> Any:
     for position, (sid, starts_at) in enumerate(timetable):
         at = starts_at + timedelta(minutes=10)
         for eid in members:
-            habit = habits[eid % len(habits)]
-            minutes = reason = evidence = None
-            draw = rng.random()
-            if count - position <= habit.final_run:
-                code = "U"
-            elif draw < habit.absent:
-                kind = rng.random()
-                if kind < 0.40:
-                    code = "A"
-                    reason = "illness" if kind < 0.30 else "medical_appointment"
-                    evidence = f"EV-{eid}-{position}" if kind < 0.20 else None
-                else:
-                    code = "U" if kind < 0.80 else "N"
-            elif draw < habit.absent + habit.late:
-                code, minutes = "L", min(1 + int(rng.expovariate(1 / 10)), 90)
-            elif draw < habit.absent + habit.late + 0.02:
-                code = "X"
-            elif draw < habit.absent + habit.late + 0.03:
-                code = "E"
-            else:
-                code = "P"
+            code, minutes, reason, evidenced = draw_mark(
+                habits[eid % len(habits)], count - position, rng
+            )
+            evidence = f"EV-{eid}-{position}" if evidenced else None
             yield (eid, sid, codes[code], minutes, reason, evidence, "bench", at, import_id)
 
 

@@ -46,7 +46,12 @@ from casework.models import (
 )
 from casework.models.types import utcnow
 from casework.policies.rules import rules_of
-from casework.registers.figures import AttendanceFigures, attendance_figures
+from casework.registers.figures import (
+    AttendanceFigures,
+    attendance_figures,
+    illness_absence,
+    in_session_order,
+)
 from casework.registers.figures import counted_marks as _marks
 from casework.registers.marks_lock import lock_marks_for_scan
 from casework.registers.tallies import may_need_certificates, tallied_figures
@@ -277,22 +282,14 @@ def _new_period_starts(as_at, by_enrolment, decided_at, since_of):
         since = min(since_of[e] for e in chunk)
         cutoff = min(decided_at[by_enrolment[e].id] for e in chunk)
         marks = _marks(as_at, since, chunk).subquery("m")
-        counted = (
-            select(
-                marks.c.enrolment_id,
-                marks.c.mark_id,
-                marks.c.starts_at,
-                marks.c.category,
-                func.lag(marks.c.category)
-                .over(
-                    partition_by=marks.c.enrolment_id,
-                    order_by=(marks.c.starts_at, marks.c.session_id),
-                )
-                .label("previous"),
-            )
-            .where(marks.c.category != MarkCategory.NOT_COUNTED.value)
-            .subquery("c")
-        )
+        counted = in_session_order(
+            marks,
+            marks.c.enrolment_id,
+            marks.c.mark_id,
+            marks.c.starts_at,
+            marks.c.category,
+            previous=func.lag(marks.c.category),
+        ).subquery("c")
         rows = db.session.execute(
             select(
                 counted.c.enrolment_id,
@@ -440,24 +437,17 @@ def _illness_runs(as_at, since, days, ids) -> list[tuple[int, int, date, date, i
     """(enrolment, first mark, first day, last day, days) of each unevidenced illness run of
     these enrolments longer than ``days``."""
     marks = _marks(as_at, since, ids).subquery("m")
-    ill = (marks.c.category == MarkCategory.AUTHORISED.value) & (marks.c.reason == "illness")
-    grouped = (
-        select(
-            marks.c.enrolment_id,
-            marks.c.mark_id,
-            marks.c.starts_at,
-            marks.c.evidence,
-            ill.label("ill"),
-            func.sum(sql_case((ill, 0), else_=1))
-            .over(
-                partition_by=marks.c.enrolment_id,
-                order_by=(marks.c.starts_at, marks.c.session_id),
-            )
-            .label("run"),
-        )
-        .where(marks.c.category != MarkCategory.NOT_COUNTED.value)
-        .subquery("g")
-    )
+    ill = illness_absence(marks)
+    # A run's marks share the count of other counted marks before them.
+    grouped = in_session_order(
+        marks,
+        marks.c.enrolment_id,
+        marks.c.mark_id,
+        marks.c.starts_at,
+        marks.c.evidence,
+        ill.label("ill"),
+        run=func.sum(sql_case((ill, 0), else_=1)),
+    ).subquery("g")
     query = (
         select(
             grouped.c.enrolment_id,

@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from casework.cli.letters import die_with
+from casework.cli.processes import die_with
 from casework.extensions import db
 from casework.jobs.queues import QUEUES, connection, queue
 

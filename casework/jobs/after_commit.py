@@ -8,12 +8,12 @@ import logging
 
 from flask import current_app
 from redis import RedisError
-from sqlalchemy import select
 
 from casework.extensions import db
-from casework.jobs.queues import enqueue_letters, enqueue_messages
+from casework.jobs.queues import connection, enqueue_letters, enqueue_messages
+from casework.jobs.sweep import queue_letters_waiting
 from casework.messages.sender import due_message_ids
-from casework.models import LetterJob, LetterStatus
+from casework.models import LetterJob
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +35,19 @@ def letters_after_commit(jobs: list[LetterJob]) -> None:
 
 
 def pending_letters_after_commit() -> bool:
-    """The letter jobs a scan made (every one pending): queued with Redis (True); else they wait
-    for `casework render-letters`."""
-    if not current_app.config.get("REDIS_URL"):
+    """The letter jobs a scan made (and any other waiting): queued with Redis (True), as the
+    sweeper queues them; else they wait for `casework render-letters`."""
+    redis = connection()
+    if redis is None:
         return False
-    pending = db.session.scalars(
-        select(LetterJob.id).where(LetterJob.status == LetterStatus.PENDING).order_by(LetterJob.id)
-    ).all()
-    db.session.rollback()  # end the read
-    return _quietly(enqueue_letters, list(pending))
+    try:
+        queue_letters_waiting(redis)
+    except RedisError:  # the sweeper queues them within the minute
+        log.exception("queuing the waiting letters failed; the sweeper will queue them")
+        return False
+    finally:
+        db.session.rollback()  # end the read
+    return True
 
 
 def messages_due_after_commit() -> bool:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from redis import Redis
-from rq import Worker
+from rq import Queue, Worker
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
@@ -43,15 +43,23 @@ def sweep(redis: Redis, now: datetime | None = None) -> Swept:
     """Queue every pending or failed letter job and every due message that RQ does not hold, or
     has lost (a worker killed between taking a job and starting it); a job RQ gave up on waits
     in its failed registry for `casework jobs --retry-failed`."""
+    swept = Swept(reclaimed=reclaim_abandoned(redis))
+    swept.letters = queue_letters_waiting(redis)
+    swept.messages = _queue_unheld(queue(MESSAGES, redis), due_message_ids(now))
+    return swept
+
+
+def queue_letters_waiting(redis: Redis) -> int:
+    """Queue every letter job waiting (pending, or failed and to be retried) that RQ does not
+    hold, or has lost; how many were queued. The sweeper's, and the scan's once it commits."""
     from casework.documents.jobs import pending_jobs  # WeasyPrint: not with the web app
 
-    swept = Swept(reclaimed=reclaim_abandoned(redis))
-    for name, ids in ((LETTERS, pending_jobs()), (MESSAGES, due_message_ids(now))):
-        target = queue(name, redis)
-        waiting = waiting_ids(target)
-        count = sum(enqueue_one(target, i, requeue_failed=False, waiting=waiting) for i in ids)
-        setattr(swept, name, count)
-    return swept
+    return _queue_unheld(queue(LETTERS, redis), pending_jobs())
+
+
+def _queue_unheld(target: Queue, ids: list[int]) -> int:
+    waiting = waiting_ids(target)
+    return sum(enqueue_one(target, i, requeue_failed=False, waiting=waiting) for i in ids)
 
 
 def reclaim_abandoned(redis: Redis, names: tuple[str, ...] = QUEUES) -> list[str]:

@@ -19,7 +19,8 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, case, func, literal, or_, select
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, Subquery
+from sqlalchemy.sql.functions import FunctionElement
 
 from casework.extensions import db
 from casework.models import CodeSet, Enrolment, Mark, MarkCategory, MarkCode, Session
@@ -333,35 +334,38 @@ def _illness_pairs(query: Select) -> Select:
     """Per enrolment: its unevidenced illness absences whose previous counted mark is one too."""
     marks = query.subquery("m")
     ill = case((_unevidenced(marks), 1), else_=0)
-    flagged = (
-        select(
-            marks.c.enrolment_id,
-            ill.label("ill"),
-            func.lag(ill)
-            .over(
-                partition_by=marks.c.enrolment_id,
-                order_by=(marks.c.starts_at, marks.c.session_id),
-            )
-            .label("before"),
-        )
-        .where(marks.c.category != C.NOT_COUNTED.value)
-        .subquery("f")
-    )
+    flagged = in_session_order(
+        marks, marks.c.enrolment_id, ill.label("ill"), before=func.lag(ill)
+    ).subquery("f")
     both = and_(flagged.c.ill == 1, flagged.c.before == 1)
     return select(flagged.c.enrolment_id, func.sum(case((both, 1), else_=0))).group_by(
         flagged.c.enrolment_id
     )
 
 
-def _unevidenced(marks) -> ColumnElement[bool]:
-    return and_(
-        marks.c.category == C.AUTHORISED.value,
-        marks.c.reason == "illness",
-        marks.c.evidence.is_(None),
-    )
+def in_session_order(marks: Subquery, *columns: Any, **windowed: FunctionElement) -> Select:
+    """``columns`` of the counted marks of ``marks`` (a ``counted_marks`` subquery), then each
+    of ``windowed`` (label: window function) over each enrolment's counted marks in session
+    order. Not-counted marks are left out: they neither start nor break a run."""
+    window = {
+        "partition_by": marks.c.enrolment_id,
+        "order_by": (marks.c.starts_at, marks.c.session_id),
+    }
+    return select(
+        *columns, *(function.over(**window).label(name) for name, function in windowed.items())
+    ).where(marks.c.category != C.NOT_COUNTED.value)
 
 
-def _unevidenced_illness(marks) -> ColumnElement:
+def illness_absence(marks: Subquery) -> ColumnElement[bool]:
+    """An authorised absence for illness (evidenced or not), in a ``counted_marks`` subquery."""
+    return and_(marks.c.category == C.AUTHORISED.value, marks.c.reason == "illness")
+
+
+def _unevidenced(marks: Subquery) -> ColumnElement[bool]:
+    return and_(illness_absence(marks), marks.c.evidence.is_(None))
+
+
+def _unevidenced_illness(marks: Subquery) -> ColumnElement:
     return func.coalesce(func.sum(case((_unevidenced(marks), 1), else_=0)), 0)
 
 

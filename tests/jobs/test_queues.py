@@ -4,6 +4,8 @@ message; failures are retried, then listed by `casework jobs` and retried on req
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from rq import Retry
 from rq.job import Job
 from sqlalchemy import func, select
@@ -14,7 +16,7 @@ from casework.jobs.after_commit import letters_after_commit
 from casework.jobs.queues import LETTERS, MESSAGES, enqueue_letters, enqueue_messages, queue
 from casework.logs import bind_request_id
 from casework.models import DeliveryAttempt, Letter, LetterJob, LetterStatus, MessageStatus
-from tests.case_fixtures import PLAN, fire
+from tests.case_fixtures import PLAN, TERM_START, fire
 
 
 def queued(redis, name: str) -> list[str]:
@@ -66,6 +68,21 @@ def test_the_sweeper_queues_what_was_committed_but_never_queued(queues, case_003
     again = runner.invoke(args=["send-due"])
     assert "Sweeper: queued 0 letter(s) and 0 message(s)." in again.output
     assert len(queued(queues, LETTERS)) == 2 and queued(queues, MESSAGES) == messages
+
+
+def test_the_scan_queues_its_letters_once_it_commits(queues, team, make, runner):
+    t = team("003-green-labyrinth")
+    codes = "PPPPPPPUUU"  # 70%: below the 003 policy's threshold; adults, so one letter each
+    make.cohort(t.programme, 3, codes, start=TERM_START, mentor_id=t.mentor.id)
+    db.session.commit()
+    day = (TERM_START + timedelta(days=len(codes) - 1)).date()
+    scanned = runner.invoke(args=["scan", "--date", day.isoformat()])
+    assert scanned.exit_code == 0, scanned.output
+    assert "Letters queued for the workers." in scanned.output
+    jobs = db.session.scalars(select(LetterJob.id)).all()
+    assert len(jobs) == 3 and sorted(queued(queues, LETTERS)) == sorted(f"letter-{i}" for i in jobs)
+    again = runner.invoke(args=["send-due"])  # the sweeper finds them held: queued once
+    assert "Sweeper: queued 0 letter(s)" in again.output
 
 
 def test_a_job_run_twice_stores_one_letter_and_sends_one_message(queues, work, case_003, make):

@@ -27,7 +27,10 @@ from casework.machines.seal import audit_key
 from casework.models import Letter, LetterJob, LetterStatus
 from tests.case_fixtures import TERM_START
 
-LETTER_COUNT = 1000  # issue 14: a scan that produces 1,000 letter jobs
+# Issue 14 asks for a scan that produces 1,000 letter jobs: PostgreSQL runs that. SQLite runs 200
+# (still a worker killed halfway through a queue, every letter checked): 1,000 on each database
+# cost 4 to 11 minutes of CI apiece, and the second 1,000 proved nothing the first had not.
+LETTER_COUNTS = {"postgresql": 1000, "sqlite": 200}
 CODES = "PPPPPPPUUU"  # 70%: below the 003 policy's threshold; adults, so one letter each
 DEADLINE = 900  # seconds: generous for a loaded 2-core machine, never waited out when all is well
 POLL = 0.2
@@ -56,15 +59,16 @@ def _letters() -> int:
 def test_two_workers_one_killed_halfway_store_each_letter_once(
     app, queues, team, make, runner, tmp_path
 ):
+    letter_count = LETTER_COUNTS[db.engine.dialect.name]
     t = team("003-green-labyrinth")
-    make.cohort(t.programme, LETTER_COUNT, CODES, start=TERM_START, mentor_id=t.mentor.id)
+    make.cohort(t.programme, letter_count, CODES, start=TERM_START, mentor_id=t.mentor.id)
     db.session.commit()
     day = (TERM_START + timedelta(days=len(CODES) - 1)).date()
     scanned = runner.invoke(args=["scan", "--date", day.isoformat()])
     assert scanned.exit_code == 0, scanned.output
     assert "Letters queued for the workers." in scanned.output
     job_ids = sorted(db.session.scalars(select(LetterJob.id)))
-    assert len(job_ids) == LETTER_COUNT
+    assert len(job_ids) == letter_count
     assert sorted(queue(LETTERS, queues).get_job_ids()) == sorted(f"letter-{i}" for i in job_ids)
 
     command = Path(sys.executable).with_name("casework")
@@ -87,12 +91,12 @@ def test_two_workers_one_killed_halfway_store_each_letter_once(
 
     workers = [start(), start()]
     try:
-        _until(lambda: _letters() >= LETTER_COUNT // 2, "half the letters rendered")
+        _until(lambda: _letters() >= letter_count // 2, "half the letters rendered")
         victim = workers[0]
         names = [w.name for w in Worker.all(connection=queues) if w.pid == victim.pid]
         victim.send_signal(signal.SIGKILL)
         victim.wait(DEADLINE)
-        assert _letters() < LETTER_COUNT  # killed with work left to do
+        assert _letters() < letter_count  # killed with work left to do
         # The job it was running (if any) stays "started" in RQ until someone looks.
         started = [
             job_id
@@ -111,7 +115,7 @@ def test_two_workers_one_killed_halfway_store_each_letter_once(
             swept = runner.invoke(args=["send-due"])
             assert swept.exit_code == 0, swept.output
         _until(
-            lambda: _count(LetterJob.status == LetterStatus.RENDERED) == LETTER_COUNT,
+            lambda: _count(LetterJob.status == LetterStatus.RENDERED) == letter_count,
             "every letter job rendered",
         )
     finally:
