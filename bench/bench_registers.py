@@ -345,7 +345,7 @@ IMPORT_PHASES = {
     "_upsert_sqlite": "upsert",
     "_upsert_postgresql": "upsert",
     "_new_or_changed": "compare with stored marks",
-    "refresh_tallies": "tallies",
+    "refresh_tallies_of_import": "tallies",
     "queue_absence_notices": "absence notices",
 }
 FIGURES_PHASES = {"_absence_periods": "absence periods"}

@@ -30,6 +30,10 @@ class EnrolmentTally(db.Model):
     # Unevidenced illness absences following another (counted marks in order): the scan looks
     # for illness runs needing a medical certificate only where there is one.
     illness_pairs: Mapped[int]
+    # Whether the last counted mark (not-counted ones aside) is an unevidenced illness absence:
+    # what carries illness_pairs on when marks are appended. None (a tally from before the
+    # column) is not known: the next write recounts, and ``casework tallies repair`` fills it.
+    ends_ill: Mapped[bool | None]
     # The current absence period, if the last counted marks are one.
     period_sessions: Mapped[int | None]
     period_first_mark_id: Mapped[int | None]

@@ -132,6 +132,12 @@ def counted_marks(as_at: date, since: date | None, enrolment_ids: Iterable[int] 
     )
 
 
+def marks_written_by(import_id: int, session_ids: list[int]) -> Select:
+    """``counted_marks`` rows, whatever their date, of the marks this import wrote (inserted or
+    changed) on these sessions: read by session, so a day's import reads the day's marks."""
+    return _marks(None, None, Mark.session_id.in_(session_ids)).where(Mark.import_id == import_id)
+
+
 def _end_of(as_at: date) -> datetime:
     return datetime.combine(as_at + timedelta(days=1), time.min)
 
@@ -285,6 +291,9 @@ class Recount:
     # Unevidenced illness absences that follow another (counted marks in order): an illness
     # run needing a medical certificate has at least one.
     illness_pairs: int
+    # Whether the last counted mark (not-counted ones aside) is an unevidenced illness absence:
+    # what a mark appended after it needs to carry ``illness_pairs`` on (see folding).
+    ends_ill: bool
 
     def figures(self, enrolment_id: int, as_at: date) -> AttendanceFigures:
         """The figures as at ``as_at``: the same as ``attendance_figures`` from the window's
@@ -302,11 +311,19 @@ def recount(since: date, enrolment_ids: list[int], *, scan_all: bool = False) ->
     latest: dict[int, datetime] = {}
     open_periods: list[int] = []
     ill: list[int] = []
-    for eid, *numbers, last_break, last_unauthorised, last, illness in db.session.execute(
-        _totals(marks, lambda m: func.max(m.c.starts_at), _unevidenced_illness)
-    ):
+    totals = _totals(
+        marks,
+        lambda m: func.max(m.c.starts_at),
+        _unevidenced_illness,
+        lambda m: func.max(case((_unevidenced(m), m.c.starts_at))),
+        lambda m: func.max(case((m.c.category != C.NOT_COUNTED.value, m.c.starts_at))),
+    )
+    for row in db.session.execute(totals):
+        eid, *numbers, last_break, last_unauthorised, last, illness, last_ill, last_counted = row
         counts[eid], latest[eid] = tuple(numbers), last
-        if illness > 1:
+        # Two such marks have a pair to count; one at the last counted start may end the marks
+        # (a few: the window query below says).
+        if illness > 1 or (last_ill is not None and last_ill == last_counted):
             ill.append(eid)
         if _in_period(last_break, last_unauthorised):
             open_periods.append(eid)
@@ -319,28 +336,51 @@ def recount(since: date, enrolment_ids: list[int], *, scan_all: bool = False) ->
         for eid, sessions, mark_id, started_at in db.session.execute(query):
             periods[eid] = AbsencePeriod(sessions, mark_id, started_at)
     pairs: dict[int, int] = {}
+    ends_ill: set[int] = set()
     ill = [eid for eid in ill if eid in wanted]
     for first in range(0, len(ill), _PERIOD_CHUNK):
         chunk = ill[first : first + _PERIOD_CHUNK]
         query = _illness_pairs(_marks(None, start, Mark.enrolment_id.in_(chunk)))
-        pairs.update((eid, n) for eid, n in db.session.execute(query))
+        for eid, n, ends in db.session.execute(query):
+            pairs[eid] = n
+            if ends:
+                ends_ill.add(eid)
     return {
-        eid: Recount(counts.get(eid, _ZERO), periods.get(eid), latest.get(eid), pairs.get(eid, 0))
+        eid: Recount(
+            counts.get(eid, _ZERO),
+            periods.get(eid),
+            latest.get(eid),
+            pairs.get(eid, 0),
+            eid in ends_ill,
+        )
         for eid in enrolment_ids
     }
 
 
 def _illness_pairs(query: Select) -> Select:
-    """Per enrolment: its unevidenced illness absences whose previous counted mark is one too."""
+    """Per enrolment: its unevidenced illness absences whose previous counted mark is one too,
+    and whether its last counted mark is one (1 or 0)."""
     marks = query.subquery("m")
     ill = case((_unevidenced(marks), 1), else_=0)
+    # Counted from the end too: whether the last counted mark is one.
+    from_end = func.row_number().over(
+        partition_by=marks.c.enrolment_id,
+        order_by=(marks.c.starts_at.desc(), marks.c.session_id.desc()),
+    )
     flagged = in_session_order(
-        marks, marks.c.enrolment_id, ill.label("ill"), before=func.lag(ill)
+        marks,
+        marks.c.enrolment_id,
+        ill.label("ill"),
+        from_end.label("from_end"),
+        before=func.lag(ill),
     ).subquery("f")
     both = and_(flagged.c.ill == 1, flagged.c.before == 1)
-    return select(flagged.c.enrolment_id, func.sum(case((both, 1), else_=0))).group_by(
-        flagged.c.enrolment_id
-    )
+    last = and_(flagged.c.ill == 1, flagged.c.from_end == 1)
+    return select(
+        flagged.c.enrolment_id,
+        func.sum(case((both, 1), else_=0)),
+        func.max(case((last, 1), else_=0)),
+    ).group_by(flagged.c.enrolment_id)
 
 
 def in_session_order(marks: Subquery, *columns: Any, **windowed: FunctionElement) -> Select:

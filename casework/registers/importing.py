@@ -55,7 +55,7 @@ from casework.models import (
 )
 from casework.registers.marks_lock import lock_marks_for_import
 from casework.registers.notices import queue_absence_notices
-from casework.registers.tallies import refresh_tallies
+from casework.registers.tallies import refresh_tallies_of_import
 
 LOCAL_ZONE = ZoneInfo("Europe/London")
 REQUIRED_COLUMNS = ("learner_id", "session_id", "code")
@@ -638,8 +638,9 @@ def _write(
         affected = _upsert_postgresql(connection, written, batch.id)
     elif written:
         affected = _upsert_sqlite(connection, written, batch.id)
-    # The tallies of the enrolments whose marks changed, recounted in this transaction.
-    refresh_tallies({row[0] for row in written})
+    # The tallies of the enrolments whose marks changed, in this transaction: recounted, or
+    # carried on where the marks are a plain append.
+    refresh_tallies_of_import(batch.id, {row[0] for row in written}, {row[1] for row in written})
     updated = db.session.scalar(
         select(func.count()).select_from(MarkChange).where(MarkChange.import_id == batch.id)
     )

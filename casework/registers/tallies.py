@@ -4,6 +4,11 @@ dates) change, in the same transaction, so the scan reads one row per enrolment.
 
 A tally answers for a day when its window is the day's window and no counted session starts after
 the day; otherwise (a scan of a past day, an enrolment with no tally) the figures are recounted.
+
+An import whose marks of an enrolment are all new and start after every mark its tally counts
+(the nightly append) folds them into the tally instead (``folding``): the night's cost grows with
+the day's marks, not the year's. Anything else (a changed mark, an earlier session, no tally)
+recounts.
 """
 
 from __future__ import annotations
@@ -17,8 +22,15 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from casework.extensions import db
-from casework.models import Enrolment, EnrolmentTally, Mark
-from casework.registers.figures import AbsencePeriod, AttendanceFigures, Recount, recount
+from casework.models import Enrolment, EnrolmentTally, Mark, MarkChange
+from casework.registers.figures import (
+    AbsencePeriod,
+    AttendanceFigures,
+    Recount,
+    marks_written_by,
+    recount,
+)
+from casework.registers.folding import appends_to, fold
 
 _CHUNK = 500  # enrolments per recount
 _SCAN_ALL = 2_000  # more enrolments than this: recount them in one pass over the marks
@@ -90,19 +102,94 @@ def refresh_tallies(enrolment_ids: Iterable[int] | None = None) -> int:
     caller's transaction; how many were stored."""
     windows = _windows(enrolment_ids)
     _hold([eid for ids in windows.values() for eid in ids])
+    return _recount_and_store(windows)
+
+
+def refresh_tallies_of_import(
+    import_id: int, enrolment_ids: Iterable[int], session_ids: Iterable[int]
+) -> int:
+    """``refresh_tallies`` for the enrolments whose marks this import wrote on these sessions,
+    after writing them; but an enrolment whose marks it wrote are all new and start after every
+    mark its tally counts has them folded into its tally, reading none of its older marks. How
+    many tallies were stored."""
+    windows = _windows(enrolment_ids)
+    _hold([eid for ids in windows.values() for eid in ids])
+    written = _written(import_id, sorted(set(session_ids)))
+    replaced = set(
+        db.session.scalars(
+            select(Mark.enrolment_id)
+            .join(MarkChange, MarkChange.mark_id == Mark.id)
+            .where(MarkChange.import_id == import_id)
+        )
+    )
+    stored = 0
+    to_recount: dict[date, list[int]] = {}
+    for window, ids in windows.items():
+        start = datetime.combine(window, time.min)
+        tallies = _stored(window, [eid for eid in ids if eid not in replaced])
+        folded: dict[int, Recount] = {}
+        for eid in ids:
+            tally = tallies.get(eid)
+            # Marks before the window are not the tally's (nor a recount's) to count.
+            marks = [m for m in written.get(eid, ()) if m.starts_at >= start]
+            if tally is not None and marks and appends_to(tally, marks):
+                folded[eid] = fold(tally, marks)
+            else:
+                to_recount.setdefault(window, []).append(eid)
+        _store(window, folded)
+        stored += len(folded)
+    return stored + _recount_and_store(to_recount)
+
+
+def _written(import_id: int, session_ids: list[int]) -> dict[int, list]:
+    """enrolment -> the rows (``counted_marks``) of the marks this import wrote on these
+    sessions."""
+    out: dict[int, list] = defaultdict(list)
+    for chunk in _chunks(session_ids):
+        for row in db.session.execute(marks_written_by(import_id, chunk)):
+            out[row.enrolment_id].append(row)
+    return out
+
+
+def _stored(window: date, enrolment_ids: list[int]) -> dict[int, Recount]:
+    """These enrolments' tallies for this window, as recounts to carry on from (a tally that
+    does not know how its marks end is left out: it is recounted)."""
+    out: dict[int, Recount] = {}
+    query = select(
+        EnrolmentTally.enrolment_id,
+        *_COLUMNS,
+        *_PERIOD,
+        EnrolmentTally.last_session_at,
+        EnrolmentTally.illness_pairs,
+        EnrolmentTally.ends_ill,
+    ).where(EnrolmentTally.window_start == window, EnrolmentTally.ends_ill.is_not(None))
+    for chunk in _chunks(enrolment_ids):
+        rows = db.session.execute(query.where(EnrolmentTally.enrolment_id.in_(chunk)))
+        for eid, *counts, sessions, first_mark_id, started_at, last, pairs, ends_ill in rows:
+            period = AbsencePeriod(sessions, first_mark_id, started_at) if sessions else None
+            out[eid] = Recount(tuple(counts), period, last, pairs, ends_ill)
+    return out
+
+
+def _recount_and_store(windows: dict[date, list[int]]) -> int:
     stored = 0
     for window, found in _recounts(windows):
-        for ids in _chunks(list(found)):
-            db.session.execute(
-                delete(EnrolmentTally)
-                .where(EnrolmentTally.enrolment_id.in_(ids))
-                .execution_options(synchronize_session=False)
-            )
-            db.session.execute(
-                EnrolmentTally.__table__.insert(), [_row(eid, window, found[eid]) for eid in ids]
-            )
+        _store(window, found)
         stored += len(found)
     return stored
+
+
+def _store(window: date, found: dict[int, Recount]) -> None:
+    """Replace these enrolments' tallies (of any window) with these, for this window."""
+    for ids in _chunks(list(found)):
+        db.session.execute(
+            delete(EnrolmentTally)
+            .where(EnrolmentTally.enrolment_id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+        db.session.execute(
+            EnrolmentTally.__table__.insert(), [_row(eid, window, found[eid]) for eid in ids]
+        )
 
 
 def refresh_tallies_of_sessions(session_ids: Iterable[int]) -> int:
@@ -124,6 +211,7 @@ def _row(eid: int, window: date, found: Recount) -> dict:
         "period_started_at": period and period.started_at,
         "last_session_at": found.latest,
         "illness_pairs": found.illness_pairs,
+        "ends_ill": found.ends_ill,
     }
 
 
@@ -197,7 +285,8 @@ class Difference:
 
 def tally_differences() -> Iterator[Difference]:
     """Every tally that differs from a full recount of its enrolment's marks, and every
-    enrolment with marks but no tally (one without marks needs none: the scan recounts it)."""
+    enrolment with marks but no tally (one without marks needs none: the scan recounts it). A
+    tally that does not know ``ends_ill`` yet is recounted on its next write: no difference."""
     stored: dict[tuple[int, date], dict] = {}
     columns = [c for c in EnrolmentTally.__table__.c]
     for row in db.session.execute(select(*columns)):
@@ -211,6 +300,8 @@ def tally_differences() -> Iterator[Difference]:
             expected = _row(eid, window, r)
             if key not in stored and r.latest is None:
                 continue
+            if key in stored and stored[key]["ends_ill"] is None:
+                expected["ends_ill"] = None
             if stored.get(key) != expected:
                 yield Difference(eid, window, stored.get(key), expected)
     for key in sorted(stored.keys() - seen):
@@ -219,7 +310,8 @@ def tally_differences() -> Iterator[Difference]:
 
 def repair_tallies() -> int:
     """Recount every enrolment's tally from its marks (and drop any other), then commit: what
-    fills the tallies after the upgrade that added them. How many were stored."""
+    fills the tallies after the upgrade that added them (and ``ends_ill`` after 0014, which an
+    enrolment's next import fills too). How many were stored."""
     try:
         db.session.execute(delete(EnrolmentTally))
         stored = refresh_tallies()
