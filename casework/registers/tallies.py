@@ -156,17 +156,12 @@ def _stored(window: date, enrolment_ids: list[int]) -> dict[int, Recount]:
     does not know how its marks end is left out: it is recounted)."""
     out: dict[int, Recount] = {}
     query = select(
-        EnrolmentTally.enrolment_id,
-        *_COLUMNS,
-        *_PERIOD,
-        EnrolmentTally.last_session_at,
-        EnrolmentTally.illness_pairs,
-        EnrolmentTally.ends_ill,
+        EnrolmentTally.enrolment_id, *TALLY, EnrolmentTally.illness_pairs, EnrolmentTally.ends_ill
     ).where(EnrolmentTally.window_start == window, EnrolmentTally.ends_ill.is_not(None))
     for chunk in _chunks(enrolment_ids):
         rows = db.session.execute(query.where(EnrolmentTally.enrolment_id.in_(chunk)))
         for eid, *counts, sessions, first_mark_id, started_at, last, pairs, ends_ill in rows:
-            period = AbsencePeriod(sessions, first_mark_id, started_at) if sessions else None
+            period = _period(sessions, first_mark_id, started_at)
             out[eid] = Recount(tuple(counts), period, last, pairs, ends_ill)
     return out
 
@@ -253,8 +248,15 @@ def tally_figures(
         last is not None and last >= datetime.combine(as_at + timedelta(days=1), time.min)
     ):
         return None
-    period = sessions and AbsencePeriod(sessions, first_mark_id, started_at)
-    return AttendanceFigures(enrolment_id, as_at, *counts, period or None)
+    period = _period(sessions, first_mark_id, started_at)
+    return AttendanceFigures(enrolment_id, as_at, *counts, period)
+
+
+def _period(
+    sessions: int | None, first_mark_id: int | None, started_at: Any
+) -> AbsencePeriod | None:
+    """A tally's absence period from its three columns (no sessions: none)."""
+    return AbsencePeriod(sessions, first_mark_id, started_at) if sessions else None
 
 
 def may_need_certificates(since: date, enrolment_ids: Iterable[int] | None) -> list[int]:
