@@ -283,4 +283,4 @@ def rules_of_version(sha256: str, document: Callable[[], Mapping[str, Any]]) -> 
 def rules_of(policy: Any) -> PolicyRules:
     """The rules of a stored policy row (anything with ``sha256`` and ``document``); the
     document (a deferred column) is read only for a version not yet built."""
-    return _cache.get(policy.sha256) or rules_for(policy.sha256, policy.document)
+    return rules_of_version(policy.sha256, lambda: policy.document)
