@@ -191,12 +191,10 @@ def read_case(
 
 # Whether the user (a bound parameter) heads the programme of the case in the outer query.
 _HEADS_CASE = (
-    select(ProgrammeStaff.user_id)
-    .join(Enrolment, Enrolment.programme_id == ProgrammeStaff.programme_id)
+    select(Enrolment.id)
     .where(
         Enrolment.id == Case.enrolment_id,
-        ProgrammeStaff.user_id == bindparam("user_id"),
-        ProgrammeStaff.role == ProgrammeRole.HEAD,
+        Enrolment.programme_id.in_(_linked(bindparam("user_id"), ProgrammeRole.HEAD)),
     )
     .exists()
 )
@@ -239,10 +237,8 @@ def enrolment_for(user: User, enrolment_id: int) -> Enrolment:
 
 
 # Whether a user heads a programme: asked on every read of a case, so built once.
-_HEADS = select(ProgrammeStaff.user_id).where(
-    ProgrammeStaff.programme_id == bindparam("programme_id"),
-    ProgrammeStaff.user_id == bindparam("user_id"),
-    ProgrammeStaff.role == ProgrammeRole.HEAD,
+_HEADS = _linked(bindparam("user_id"), ProgrammeRole.HEAD).where(
+    ProgrammeStaff.programme_id == bindparam("programme_id")
 )
 
 
