@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from flask_smorest import Page
@@ -33,9 +33,10 @@ class SelectPage(Page):
 
     collection: Select | Bound
 
-    @property
+    @cached_property
     def _bound(self) -> tuple[Select, Select, dict[str, Any]]:
-        """The page's statement, the count's and their parameters."""
+        """The page's statement, the count's and their parameters (both built at most once a
+        request: the pager asks for the count, then the page)."""
         collection = self.collection
         if isinstance(collection, Bound):
             return (*_built_once(collection.statement), collection.params)
