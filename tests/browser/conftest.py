@@ -38,10 +38,30 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
+def buffered(app: Flask):
+    """The app with each response read whole (and its file closed) before werkzeug writes it.
+
+    When the browser drops a connection mid-response (a page navigates away while app.mjs is
+    still being sent), werkzeug's dev server can raise before it closes the response's file,
+    leaving an unclosed file for the garbage collector: a ResourceWarning, which the suite treats
+    as an error. Static files and pages are small, so reading them whole costs nothing here.
+    """
+
+    def serve(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return serve
+
+
 @pytest.fixture(scope="session")
 def live_server(app: Flask) -> Iterator[str]:
     """The app served by a real HTTP server in a thread: each request in its own app context."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, buffered(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
