@@ -13,6 +13,7 @@ from sqlalchemy import Select, bindparam, func, select
 from casework.extensions import db
 
 PAGINATION = {"page_size": 50, "max_page_size": 500}
+VAST_OFFSET = 2**31
 
 
 @dataclass(frozen=True)
@@ -29,39 +30,54 @@ class Bound:
 
 class SelectPage(Page):
     """flask-smorest's pager over a SQLAlchemy select (or a ``Bound`` one): only the page's rows
-    are loaded."""
+    are loaded, with the list's length in the same statement (a window count, so a page costs
+    one statement; a second, a count, only for a page past the end)."""
 
     collection: Select | Bound
 
     @cached_property
     def _bound(self) -> tuple[Select, Select, dict[str, Any]]:
-        """The page's statement, the count's and their parameters (both built at most once a
-        request: the pager asks for the count, then the page)."""
+        """The page's statement, the count's and their parameters (built at most once a
+        process for a ``Bound``)."""
         collection = self.collection
         if isinstance(collection, Bound):
             return (*_built_once(collection.statement), collection.params)
         return (*_statements(collection), {})
 
+    @cached_property
+    def _page(self) -> tuple[list[Any], int]:
+        """The page's rows (the list's length their last column) and the list's length."""
+        params = self.page_params
+        page, count, values = self._bound
+        window = {"page_offset": params.first_item, "page_limit": params.page_size}
+        # A vast page number is past the end of any list, and its offset past what the
+        # database takes for one.
+        vast = params.first_item >= VAST_OFFSET
+        rows = [] if vast else db.session.execute(page, {**values, **window}).all()
+        if rows:
+            return rows, rows[0][-1]
+        total = 0 if params.first_item == 0 else db.session.scalar(count, values) or 0
+        return [], total
+
     @property
     def items(self):
-        params = self.page_params
-        if params.first_item >= params.item_count:  # past the end (or a vast page number)
-            return []
-        page, _, values = self._bound
-        window = {"page_offset": params.first_item, "page_limit": params.page_size}
+        rows, _ = self._page
         shape = getattr(self.collection, "shape", None)
         if shape is not None:
-            return [shape(row) for row in db.session.execute(page, {**values, **window})]
-        return list(db.session.scalars(page, {**values, **window}))
+            return [shape(row) for row in rows]
+        return [row[0] for row in rows]
 
     @property
     def item_count(self) -> int:
-        _, count, values = self._bound
-        return db.session.scalar(count, values) or 0
+        return self._page[1]
 
 
 def _statements(collection: Select) -> tuple[Select, Select]:
-    page = collection.offset(bindparam("page_offset")).limit(bindparam("page_limit"))
+    page = (
+        collection.add_columns(func.count().over().label("list_length"))
+        .offset(bindparam("page_offset"))
+        .limit(bindparam("page_limit"))
+    )
     return page, select(func.count()).select_from(collection.order_by(None).subquery())
 
 

@@ -50,6 +50,7 @@ from casework.models.types import utcnow
 from casework.policies.rules import rules_of
 from casework.registers.tallies import TALLY, window_of
 from casework.registers.thresholds import attendance_summary
+from casework.sqlfuncs import JsonRows
 
 REDACTED = "(recorded: visible only to the people working on this case)"
 
@@ -153,9 +154,8 @@ class CaseDetailSchema(Schema):
     events_allowed = fields.List(fields.Nested(EventChoiceSchema))
 
 
-def _letters(case: Case, seq_of: dict[int, int]) -> list[dict[str, Any]]:
+def _letters(case: Case, rows: list[Any], seq_of: dict[int, int]) -> list[dict[str, Any]]:
     """Who got (or is to get) what, and how; stored letters carry their reference."""
-    rows = _rows(_LETTERS, {"case_id": case.id})
     learner = case.enrolment.learner.full_name
     return [
         {
@@ -209,7 +209,11 @@ def _plan_row(plan: Any, reviews: Iterable[Any]) -> dict[str, Any]:
 
 def _current_plan_row(case_id: int) -> dict[str, Any] | None:
     """The case's current plan (its newest, as ``current_plan``) with its reviews, or None."""
-    rows = _rows(_PLAN_AND_REVIEWS, {"case_id": case_id})
+    return _plan_of(_rows(_PLAN_AND_REVIEWS, {"case_id": case_id}))
+
+
+def _plan_of(rows: list[Any]) -> dict[str, Any] | None:
+    """The plan of ``_PLAN_AND_REVIEWS``'s rows (one a review, in order), or None."""
     if not rows:
         return None
     return _plan_row(rows[0], (row for row in rows if row.review_id is not None))
@@ -300,6 +304,15 @@ _PLAN_AND_REVIEWS = (
     )
     .order_by(PlanReview.id)
 )
+# A case's sets, carried as JSON columns of the case's own statement (one round trip, not one
+# each), read back sorted as the statements above order them.
+_SETS = (
+    JsonRows("timeline", _EVENTS, key=lambda e: e.seq),
+    JsonRows("occurrences", _OCCURRENCES, key=lambda o: o.number),
+    JsonRows("due", _DUE, key=lambda d: (d.due_on, d.id)),
+    JsonRows("letters", _LETTERS, key=lambda j: (j.id, j.letter_id or 0)),
+    JsonRows("plan", _PLAN_AND_REVIEWS, key=lambda r: (r.review_id is not None, r.review_id)),
+)
 # What a case's detail reads of its rows besides the case: loaded with it, in one statement.
 WITH_PEOPLE = (
     joinedload(Case.policy),
@@ -308,22 +321,25 @@ WITH_PEOPLE = (
 )
 
 
-def _with_tally(query: Select) -> Select:
+def _with_sets(query: Select) -> Select:
     """A case's statement with its enrolment's tally for the window bound as ``window`` (its
-    window start and ``TALLY``; Nones where there is none): the attendance block needs no
-    statement of its own where the tally answers."""
+    window start and ``TALLY``; Nones where there is none), then its ``_SETS``: the attendance
+    block needs no statement of its own where the tally answers, and the sets none at all."""
     tally = and_(
         EnrolmentTally.enrolment_id == Case.enrolment_id,
         EnrolmentTally.window_start == bindparam("window"),
     )
-    return query.outerjoin(EnrolmentTally, tally).add_columns(EnrolmentTally.window_start, *TALLY)
+    return query.outerjoin(EnrolmentTally, tally).add_columns(
+        EnrolmentTally.window_start, *TALLY, *(rows.column for rows in _SETS)
+    )
 
 
 def _read(user: User, case_id: int, today: date) -> tuple[Case, frozenset[str], tuple[Any, ...]]:
-    """The case (with its people), the user's part in it and its tally, in one statement."""
+    """The case (with its people), the user's part in it, its tally and its sets, in one
+    statement."""
     window = window_of(academic_year_of(today))
     return scope.read_case(
-        user, case_id, options=WITH_PEOPLE, extend=_with_tally, params={"window": window}
+        user, case_id, options=WITH_PEOPLE, extend=_with_sets, params={"window": window}
     )
 
 
@@ -333,10 +349,14 @@ def case_detail(user: User, case_id: int, today: date | None = None) -> dict[str
 
 
 def _detail(
-    user: User, case: Case, roles: frozenset[str], tally: tuple[Any, ...], today: date
+    user: User, case: Case, roles: frozenset[str], read: tuple[Any, ...], today: date
 ) -> dict[str, Any]:
-    """``case_detail`` of a case in ``user``'s scope, in which they play ``roles``; ``tally``:
-    its enrolment's, as ``_read`` reads it."""
+    """``case_detail`` of a case in ``user``'s scope, in which they play ``roles``; ``read``:
+    its enrolment's tally and its sets, as ``_read`` reads them."""
+    tally, arrays = read[: -len(_SETS)], read[-len(_SETS) :]
+    events, occurrences, due, letters, plan = (
+        rows.rows(array) for rows, array in zip(_SETS, arrays, strict=True)
+    )
     enrolment = case.enrolment
     entitled = scope.may_see_circumstances(user, case, roles)
 
@@ -345,7 +365,6 @@ def _detail(
             return data
         return {**data, "circumstances": REDACTED}
 
-    events = _rows(_EVENTS, {"case_id": case.id})
     seq_of = {e.id: e.seq for e in events}
     detail = {
         "id": case.id,
@@ -377,10 +396,10 @@ def _detail(
             }
             for e in events
         ],
-        "occurrences": _rows(_OCCURRENCES, {"case_id": case.id}),
-        "action_plan": _current_plan_row(case.id),
-        "due": [_due_row(item, today) for item in _rows(_DUE, {"case_id": case.id})],
-        "letters": _letters(case, seq_of),
+        "occurrences": occurrences,
+        "action_plan": _plan_of(plan),
+        "due": [_due_row(item, today) for item in due],
+        "letters": _letters(case, letters, seq_of),
         "events_allowed": events_for(user, case, roles),
     }
     return CASE_DETAIL.dump(detail)
@@ -780,8 +799,8 @@ def case_page(user: User, case_id: int, today: date | None = None) -> dict[str, 
     """``case_detail`` and what the case page adds: the learner's age, the label of every step on
     the timeline, and the next steps with whether this user may take each now."""
     today = today or date.today()
-    case, roles, tally = _read(user, case_id, today)  # their part in the case, asked once
-    detail = _detail(user, case, roles, tally, today)
+    case, roles, read = _read(user, case_id, today)  # their part in the case, asked once
+    detail = _detail(user, case, roles, read, today)
     learner = case.enrolment.learner
     age = learner.age_on(today)
     under = rules_of(case.policy).contacts.parent_carer_under_age

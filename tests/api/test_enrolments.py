@@ -292,6 +292,25 @@ def test_list_is_paginated(api_as, make, w):
     assert (meta["total"], meta["page"], meta["total_pages"]) == (4, 2, 2)
 
 
+@pytest.mark.parametrize(
+    ("query", "listed", "total"),
+    [
+        ("page=2&page_size=3", 1, 4),  # the length comes with the page's rows
+        ("page=3&page_size=3", 0, 4),  # past the end: no rows to carry it, so counted
+        (f"page={2**62}&page_size=3", 0, 4),  # an offset no database takes: counted only
+        ("page=1&page_size=3&programme_id=999999", 0, 0),  # nothing at all
+        ("page=2&page_size=3&programme_id=999999", 0, 0),
+    ],
+)
+def test_a_page_tells_the_length_of_the_whole_list(api_as, make, w, query, listed, total):
+    for _ in range(2):
+        make.enrolment(programme=w.programme)
+    db.session.commit()
+    response = api_as(w.officer).get(f"/enrolments?{query}")
+    assert response.status_code == 200 and len(response.json) == listed
+    assert json.loads(response.headers["X-Pagination"])["total"] == total
+
+
 def test_an_officer_changes_the_mentor_and_more(api_as, w):
     response = api_as(w.officer).patch(
         f"/enrolments/{w.mine.id}",
