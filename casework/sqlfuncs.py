@@ -15,7 +15,9 @@ from sqlalchemy import (
     DateTime,
     Enum,
     Float,
+    Integer,
     Select,
+    String,
     case,
     func,
     literal_column,
@@ -106,7 +108,10 @@ def _decoder(column_type) -> Callable[[Any], Any] | None:
         return bool
     if isinstance(column_type, Float):
         return float  # SQLite's come as text (_sqlite_json_value)
-    return None  # numbers, strings and JSON come back as they went
+    if isinstance(column_type, Integer | String | JSON):
+        return None  # they come back as they went
+    # A Decimal would come back a float, bytes not at all: say so when the statement is built.
+    raise TypeError(f"JsonRows carries no {column_type!r} column")
 
 
 def _sqlite_json_value(column: ColumnElement[Any]) -> ColumnElement[Any]:

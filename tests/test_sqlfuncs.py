@@ -5,9 +5,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import JSON, Column, Date, Float, Integer, MetaData, String, Table, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    Float,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    literal,
+    select,
+)
 
 from casework.extensions import db
 from casework.models.types import UTCDateTime
@@ -64,3 +77,8 @@ def test_no_rows_read_back_as_none(app_context):
     PROBE.create(connection, checkfirst=True)
     rows = JsonRows("t", select(PROBE), key=lambda r: r.n)
     assert db.session.execute(select(rows.column)).scalar_one() == []
+
+
+def test_a_column_it_could_not_give_back_unchanged_is_refused_when_built():
+    with pytest.raises(TypeError, match="Numeric"):
+        JsonRows("t", select(literal(1, Numeric(5, 2)).label("amount")), key=id)
