@@ -12,23 +12,17 @@ from collections.abc import Callable, Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select, text
+from sqlalchemy import event
 
 from casework import create_app
 from casework.database import reset_database
 from casework.extensions import db
-from casework.models import Policy
-from casework.policies import load_policies
-from casework.reference import sync_reference_data
-from tests.append_only import lifted
+from tests.cleanup import empty_database
 from tests.factories import Factory
 
 POSTGRESQL_ENV = "CASEWORK_TEST_POSTGRESQL_URL"
 # A Redis database the tests may use (runs beside PostgreSQL in CI; database 15, kept apart).
 REDIS_TEST_URL = os.environ.get("CASEWORK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-# Reference data loaded by init-db; every other table is emptied after each test.
-KEEP_TABLES = {"mark_code", "policy", "alembic_version"}
-SHIPPED_POLICIES = {p.rules.key: p.sha256 for p in load_policies()}
 
 pytest_plugins = ["tests.case_fixtures"]
 
@@ -82,22 +76,7 @@ def app(database_url: str, tmp_path_factory) -> Iterator[Flask]:
 def app_context(app: Flask) -> Iterator[Flask]:
     with app.app_context():
         yield app
-        db.session.rollback()
-        db.session.remove()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]
-        # The audit events and letters are append-only: emptying them takes lifting the
-        # triggers, as the database's owner can (tests.append_only), for this transaction only.
-        with db.engine.begin() as connection, lifted(connection):
-            if connection.dialect.name == "postgresql":
-                connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            else:
-                for name in tables:
-                    connection.execute(text(f"DELETE FROM {name}"))
-        # The policies are kept between tests; one the test changed (the demo fills in its
-        # letterheads) goes back to its shipped file's version.
-        stored = dict(db.session.execute(select(Policy.key, Policy.sha256)).all())
-        if stored != SHIPPED_POLICIES:
-            sync_reference_data()
+        empty_database()
 
 
 @pytest.fixture

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event, func, select
 
 from casework.cli.demo import FIRST_CALL
-from casework.demo import DEMO_PASSWORD, SAFEGUARDING_NOTE, DemoError, build_demo, demo_period
+from casework.demo import (
+    DEMO_PASSWORD,
+    SAFEGUARDING_NOTE,
+    DemoError,
+    DemoSummary,
+    build_demo,
+    demo_period,
+)
 from casework.extensions import db
 from casework.models import (
     Case,
@@ -43,6 +55,8 @@ from casework.policies.rules import rules_of
 from casework.registers.figures import attendance_figures
 from casework.registers.thresholds import judge, window_start
 from tests.case_fixtures import PLAN
+from tests.cleanup import empty_database
+from tests.factories import Factory
 
 TODAY = date(2026, 11, 20)  # a Friday in the second half of the autumn term
 POLICY_KEYS = {"000-sek", "001-sts", "002-ap-schools", "003-green-labyrinth", "004-nxt-gen"}
@@ -53,9 +67,92 @@ def count(model, *where) -> int:
     return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
+# The demo takes seconds to build and the demo command tens of seconds to run (it renders every
+# letter), so this module builds each once per database and its tests share it. A test that only
+# reads the demo holds it (``demo``, ``demo_output``) and may not change it; one that changes the
+# database has it emptied after it (``app_context``), as every test of the suite does.
+BUILT, COMMAND = "build_demo", "the demo command"
+# A staff API token notes when it was last used (casework.tokens): bookkeeping no test reads.
+NOTED_USE = "UPDATE api_token SET last_used_at"
+CHANGING = {"INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "TRUNCATE"}
+
+
+class SharedDemo:
+    """Which demo the database holds between this module's tests, if any."""
+
+    def __init__(self) -> None:
+        self.held: str | None = None
+        self.value: Any = None
+
+    def hold(self, which: str, build: Callable[[], Any]) -> Any:
+        if self.held != which:
+            self.clear()
+            self.held = f"{which}, unfinished"  # a build that fails leaves rows to empty
+            self.value = build()
+            self.held = which
+        return self.value
+
+    def clear(self) -> None:
+        if self.held is not None:
+            empty_database()
+            self.held = None
+
+
+@pytest.fixture(scope="module")
+def shared(app: Flask) -> Iterator[SharedDemo]:
+    shared = SharedDemo()
+    yield shared
+    with app.app_context():
+        shared.clear()  # the next module starts from an empty database, as the suite's tests do
+
+
 @pytest.fixture
-def demo(app_context):
-    return build_demo(TODAY)
+def app_context(
+    app_context: Flask, shared: SharedDemo, request: pytest.FixtureRequest
+) -> Iterator[Flask]:
+    """The suite's (the database emptied after the test), from an empty database too; but a test
+    that takes over the demo command's run (``demo_output_to_change``) starts from that."""
+    if "demo_output_to_change" not in request.fixturenames:
+        shared.clear()
+    yield app_context
+    shared.held = None  # the suite's fixture empties the database next
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client that leaves the database alone (the suite's empties it after the test)."""
+    return app.test_client()
+
+
+@contextmanager
+def reading(app: Flask, shared: SharedDemo, which: str, build: Callable[[], Any]) -> Iterator[Any]:
+    """The shared demo ``which`` (built by ``build`` unless the database holds it), for a test
+    that only reads it: one that changes the database fails, as the next test would see it."""
+    with app.app_context():
+        value = shared.hold(which, build)
+        changes: list[str] = []
+
+        def record(_conn, _cursor, statement: str, *_args) -> None:
+            changing = statement.split(None, 1)[0].upper() in CHANGING
+            if changing and not statement.startswith(NOTED_USE):
+                changes.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            yield value
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+            db.session.rollback()
+            db.session.remove()
+        if changes:
+            shared.clear()  # for the tests after this one, which the failure below must not fail
+            pytest.fail(f"a test of the shared demo changed the database: {changes}")
+
+
+@pytest.fixture
+def demo(app: Flask, shared: SharedDemo) -> Iterator[DemoSummary]:
+    with reading(app, shared, BUILT, lambda: build_demo(TODAY)) as summary:
+        yield summary
 
 
 def enrolments_by_policy() -> dict[str, list[Enrolment]]:
@@ -291,10 +388,7 @@ def test_refuses_a_database_that_already_holds_data(demo):
 def test_same_seed_same_demo(app_context):
     first = build_demo(TODAY, seed=3)
     names = list(db.session.scalars(select(Learner.family_name).order_by(Learner.learner_ref)))
-    for table in reversed(db.metadata.sorted_tables):  # all but the reference data
-        if table.name not in {"mark_code", "policy", "alembic_version"}:
-            db.session.execute(table.delete())
-    db.session.commit()
+    empty_database()
     second = build_demo(TODAY, seed=3)
     again = list(db.session.scalars(select(Learner.family_name).order_by(Learner.learner_ref)))
     assert names == again
@@ -305,11 +399,26 @@ def test_same_seed_same_demo(app_context):
     )
 
 
-@pytest.fixture
-def demo_output(runner) -> str:
-    result = runner.invoke(args=["demo", "--no-serve"])
+def run_demo_command(app: Flask) -> str:
+    """``casework demo --no-serve`` on a database that holds something else (a programme OLD)."""
+    Factory().programme(code="OLD")
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["demo", "--no-serve"])
     assert result.exit_code == 0, result.output
     return result.stdout  # the log (standard error) names each message the demo does not send
+
+
+@pytest.fixture
+def demo_output(app: Flask, shared: SharedDemo) -> Iterator[str]:
+    with reading(app, shared, COMMAND, lambda: run_demo_command(app)) as output:
+        yield output
+
+
+@pytest.fixture
+def demo_output_to_change(app: Flask, app_context: Flask, shared: SharedDemo) -> str:
+    """The demo command's run for a test that changes its database: the run is this test's now,
+    emptied after it (a later test that reads it runs the command again)."""
+    return shared.hold(COMMAND, lambda: run_demo_command(app))
 
 
 def line_with(output: str, *texts: str) -> str:
@@ -390,6 +499,12 @@ def test_one_case_is_flagged_for_safeguarding_through_the_case_service(demo_outp
     assert [case["id"] for case in seen.json] == [flagged.id]
 
 
+def test_demo_command_replaces_what_was_there(demo_output):
+    # The command ran on a database that held a programme OLD (run_demo_command).
+    assert count(Programme, Programme.code == "OLD") == 0
+    assert count(Programme) == 5
+
+
 def readme_first_call() -> list[str]:
     """The commands of the README's first call, as written."""
     text = README.read_text(encoding="utf-8")
@@ -397,11 +512,11 @@ def readme_first_call() -> list[str]:
     return block.strip().splitlines()
 
 
-def test_the_readme_first_call_works_as_written(demo_output, runner, client):
+def test_the_readme_first_call_works_as_written(demo_output_to_change, runner, client):
     create, call = readme_first_call()
     # The demo prints the same call, with a token in place of cw_...
-    printed = line_with(demo_output, "curl ").strip()
-    head_token = printed_tokens(demo_output)["head@demo.example.org"]
+    printed = line_with(demo_output_to_change, "curl ").strip()
+    head_token = printed_tokens(demo_output_to_change)["head@demo.example.org"]
     assert printed == call.replace("cw_...", head_token)
     assert call == FIRST_CALL.format(token="cw_...", base="http://127.0.0.1:5000")
 
@@ -435,12 +550,3 @@ def test_the_readme_first_call_works_as_written(demo_output, runner, client):
     )
     assert acted.status_code == 200, acted.json
     assert acted.json["stage"] == "verbal_warning"
-
-
-def test_demo_command_replaces_what_was_there(runner, make):
-    make.programme(code="OLD")
-    db.session.commit()
-    result = runner.invoke(args=["demo", "--no-serve"])
-    assert result.exit_code == 0, result.output
-    assert count(Programme, Programme.code == "OLD") == 0
-    assert count(Programme) == 5
